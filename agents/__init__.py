@@ -1,1 +1,23 @@
-"""agents."""
+"""Agents: the Agent protocol, baselines and world-model planners, constructible by name."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from vjepa_bench.agents.base import AGENTS, Agent, register_agent
+from vjepa_bench.errors import UsageError
+
+_AGENT_MODULES = ("random_agent", "scripted")
+
+
+def make_agent(name: str, **kwargs: Any) -> Agent:
+    """Build a registered agent, e.g. ``make_agent("scripted")``; unknown names list the known ones."""
+    for module in _AGENT_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    if name not in AGENTS:
+        raise UsageError(f"unknown agent {name!r}; choose one of: {', '.join(sorted(AGENTS))}")
+    return AGENTS[name](**kwargs)
+
+
+__all__ = ["AGENTS", "Agent", "make_agent", "register_agent"]

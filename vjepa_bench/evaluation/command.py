@@ -1,0 +1,51 @@
+"""``vjepa-bench eval``: compose the env, camera and agent configs into an EvalSpec and run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from vjepa_bench.evaluation.runner import EvalSpec, episode_list, format_summary, run_evaluation
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+
+def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """Gymnasium kwargs from the ``env`` and ``camera`` groups (unset camera fields keep the env defaults)."""
+    kwargs = dict(_plain(cfg.env.kwargs) or {})
+    pose = {k: v for k, v in (_plain(cfg.camera.pose) or {}).items() if v is not None}
+    if pose:
+        kwargs["camera"] = pose
+    if cfg.camera.randomization is not None:
+        kwargs["camera_randomization"] = _plain(cfg.camera.randomization)
+    return kwargs
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    """The run folder: ``output_dir`` for a single run, Hydra's job folder in a multirun sweep."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return Path(hydra_cfg.runtime.output_dir)
+    return Path(cfg.output_dir)
+
+
+def main(cfg: DictConfig) -> None:
+    spec = EvalSpec(
+        env_id=cfg.env.id,
+        env_kwargs=env_kwargs(cfg),
+        agent=cfg.agent.name,
+        agent_kwargs=_plain(cfg.agent.kwargs) or {},
+        episodes=episode_list(cfg.episodes, cfg.seed),
+        output_dir=output_dir(cfg),
+        videos=cfg.videos,
+        progress=cfg.progress,
+    )
+    results = run_evaluation(spec)
+    print(format_summary(results))
+    print(f"results: {spec.output_dir / 'results.json'}")

@@ -1,0 +1,88 @@
+"""The versioned ``results.json`` contract (DESIGN.md) and the helpers that fill it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from vjepa_bench import __version__
+from vjepa_bench.evaluation.metrics import summarize
+
+RESULTS_SCHEMA = "vjepa-bench/results"
+RESULTS_SCHEMA_VERSION = 1
+SUITE = {"name": "vjepa-bench-sim", "version": __version__}
+
+
+def canonical_hash(value: Any) -> str:
+    """sha256 of the canonical JSON form of ``value`` (sorted keys, no whitespace)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def system_info(device: str | None = None) -> dict[str, Any]:
+    """Package versions, Python, platform and compute device of this run."""
+    packages = {}
+    for name in ("vjepa-bench", "torch", "mujoco", "gymnasium", "numpy"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+        "device": device,
+        "mujoco_gl": os.environ.get("MUJOCO_GL"),
+    }
+
+
+def build_results(
+    *,
+    task: dict[str, Any],
+    agent: dict[str, Any],
+    episode_list: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    records_file: Path,
+    device: str | None,
+) -> dict[str, Any]:
+    """Assemble ``results.json`` for a finished (or partially finished) run."""
+    return {
+        "schema": RESULTS_SCHEMA,
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "suite": SUITE,
+        "task": task,
+        "agent": agent,
+        "episodes": {
+            "list_hash": canonical_hash(episode_list),
+            "planned": len(episode_list),
+            "file": records_file.name,
+            "file_sha256": file_sha256(records_file) if records_file.exists() else None,
+        },
+        "records": records,
+        "summary": summarize(records),
+        "system": system_info(device),
+    }
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
