@@ -1,0 +1,415 @@
+"""Trajectory store: HDF5 shards written as collection goes, resumable, read back lazily.
+
+Layout of one shard ``<root>/shard_<k:05d>.h5`` (trajectory ``index`` lives in shard ``index // shard_size``)::
+
+    /                      attrs: format="vjepa_bench.trajectories", format_version=1, shard_size
+    /trajectories/<index:07d>/
+        images    uint8   (T, H, W, 3)  chunked one frame per chunk, gzip (or lzf)
+        states    float32 (T, 7)        layout.py state
+        actions   float32 (T-1, 7)      layout.py action; action t moves state t to state t+1
+        camera    float64 (8,)          CAMERA_FIELDS, absent when the pose is unknown
+        attrs: index, task, seed (absent if None), success (absent if None), attrs_json (free-form, JSON)
+
+A trajectory is written in one go once finished: the shard is opened, the group is written under a temporary name,
+renamed to its final name (the commit point) and the file closed. A run killed between trajectories loses only the
+one in progress; a group left half-written by a kill during a write is removed at the next write to that shard. A
+shard that no longer opens (a kill while HDF5 updated its metadata) is moved aside to ``*.corrupt`` by the writer,
+with a warning, and its trajectories are collected again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from vjepa_bench import layout
+
+__all__ = [
+    "CAMERA_FIELDS",
+    "StoreError",
+    "Trajectory",
+    "TrajectoryInfo",
+    "TrajectoryWriter",
+    "TrajectoryReader",
+    "camera_to_array",
+    "camera_from_array",
+]
+
+FORMAT = "vjepa_bench.trajectories"
+FORMAT_VERSION = 1
+CAMERA_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "lookat_x", "lookat_y", "lookat_z", "roll_deg", "fovy_deg")
+"""Order of the stored camera pose vector; as a dict the look-at point is one key ``lookat`` with (x, y, z)."""
+_CAMERA_KEYS = ("azimuth_deg", "elevation_deg", "distance", "lookat", "roll_deg", "fovy_deg")
+_SHARD_PATTERN = re.compile(r"shard_(\d{5,})\.h5$")
+_PARTIAL_PREFIX = "_partial_"
+
+
+class StoreError(ValueError):
+    """A shard or trajectory that is not what the store expects; the message names the file and the field."""
+
+
+def camera_to_array(camera: Mapping[str, Any]) -> np.ndarray:
+    """A camera pose dict (``azimuth_deg, elevation_deg, distance, lookat (x, y, z), roll_deg, fovy_deg``) as (8,)."""
+    missing = [key for key in _CAMERA_KEYS if key not in camera]
+    if missing:
+        raise KeyError(f"camera pose lacks {missing}; expected keys {list(_CAMERA_KEYS)}")
+    lookat = np.asarray(camera["lookat"], np.float64).reshape(-1)
+    if lookat.shape != (3,):
+        raise ValueError(f"camera 'lookat' must have 3 values, got {lookat.shape}")
+    return np.array(
+        [camera["azimuth_deg"], camera["elevation_deg"], camera["distance"], *lookat, camera["roll_deg"], camera["fovy_deg"]],
+        np.float64,
+    )
+
+
+def camera_from_array(values: np.ndarray) -> dict[str, Any]:
+    """Inverse of :func:`camera_to_array`."""
+    v = [float(x) for x in np.asarray(values, np.float64).reshape(-1)]
+    if len(v) != len(CAMERA_FIELDS):
+        raise ValueError(f"camera vector must have {len(CAMERA_FIELDS)} values, got {len(v)}")
+    return {
+        "azimuth_deg": v[0], "elevation_deg": v[1], "distance": v[2], "lookat": (v[3], v[4], v[5]),
+        "roll_deg": v[6], "fovy_deg": v[7],
+    }  # fmt: skip
+
+
+@dataclass
+class Trajectory:
+    """One episode: ``T`` frames and states, ``T - 1`` actions (DESIGN.md data contracts)."""
+
+    images: np.ndarray
+    """uint8 (T, H, W, 3)"""
+    states: np.ndarray
+    """float32 (T, 7)"""
+    actions: np.ndarray
+    """float32 (T - 1, 7)"""
+    task: str = ""
+    seed: int | None = None
+    success: bool | None = None
+    camera: dict[str, Any] | None = None
+    index: int = 0
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def validate(self, where: str = "trajectory") -> None:
+        """Raise :class:`StoreError` naming ``where`` and the field if a shape, dtype or value breaks the contract."""
+        _check_arrays(where, self.images, self.states, self.actions)
+        if self.camera is not None:
+            try:
+                camera_to_array(self.camera)
+            except (KeyError, ValueError, TypeError) as error:
+                raise StoreError(f"{where}: field 'camera': {error}") from error
+        if int(self.index) < 0:
+            raise StoreError(f"{where}: field 'index' must be >= 0, got {self.index}")
+        try:
+            json.dumps(self.attrs)
+        except TypeError as error:
+            raise StoreError(f"{where}: field 'attrs' must be JSON-serialisable: {error}") from error
+
+
+@dataclass(frozen=True)
+class TrajectoryInfo:
+    """Everything about a stored trajectory except its arrays (cheap to list)."""
+
+    path: Path
+    group: str
+    index: int
+    length: int
+    image_shape: tuple[int, int, int]
+    task: str
+    seed: int | None
+    success: bool | None
+    camera: dict[str, Any] | None
+    attrs: dict[str, Any]
+
+
+def _check_arrays(where: str, images: np.ndarray, states: np.ndarray, actions: np.ndarray) -> None:
+    images, states, actions = np.asarray(images), np.asarray(states), np.asarray(actions)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise StoreError(f"{where}: field 'images' must be uint8 (T, H, W, 3), got {images.dtype} {images.shape}")
+    if states.ndim != 2 or states.shape[1] != layout.STATE_DIM:
+        raise StoreError(f"{where}: field 'states' must be (T, {layout.STATE_DIM}), got {states.shape}")
+    if len(states) < 1 or len(images) != len(states):
+        raise StoreError(f"{where}: fields 'images' and 'states' must have the same T >= 1, got {len(images)} and {len(states)}")
+    if actions.shape != (len(states) - 1, layout.ACTION_DIM):
+        raise StoreError(f"{where}: field 'actions' must be ({len(states) - 1}, {layout.ACTION_DIM}), got {actions.shape}")
+    for name, values in (("states", states), ("actions", actions)):
+        if not np.issubdtype(values.dtype, np.floating):
+            raise StoreError(f"{where}: field {name!r} must be floating point, got {values.dtype}")
+        if not np.all(np.isfinite(values)):
+            raise StoreError(f"{where}: field {name!r} holds NaN or infinite values")
+
+
+def shard_paths(root: str | os.PathLike) -> list[Path]:
+    """The shard files of a store directory, in shard order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"trajectory store directory not found: {root}")
+    found = [(int(m[1]), p) for p in root.iterdir() if (m := _SHARD_PATTERN.match(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def _open_shard(path: Path, mode: str = "r") -> h5py.File:
+    try:
+        handle = h5py.File(path, mode)
+    except OSError as error:
+        raise StoreError(f"{path}: not a readable HDF5 trajectory shard ({error})") from error
+    fmt = handle.attrs.get("format")
+    if fmt != FORMAT:
+        handle.close()
+        raise StoreError(f"{path}: attribute 'format' is {fmt!r}, expected {FORMAT!r}: not a vjepa_bench trajectory shard")
+    version = int(handle.attrs.get("format_version", -1))
+    if version != FORMAT_VERSION:
+        handle.close()
+        raise StoreError(f"{path}: attribute 'format_version' is {version}, this reader knows {FORMAT_VERSION}")
+    if "trajectories" not in handle:
+        handle.close()
+        raise StoreError(f"{path}: group 'trajectories' is missing")
+    return handle
+
+
+def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
+    where = f"{path}:/trajectories/{name}"
+    for key in ("images", "states", "actions"):
+        if key not in group:
+            raise StoreError(f"{where}: field {key!r} is missing")
+    images, states, actions = group["images"], group["states"], group["actions"]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise StoreError(f"{where}: field 'images' must be uint8 (T, H, W, 3), got {images.dtype} {images.shape}")
+    if states.ndim != 2 or states.shape[1] != layout.STATE_DIM or states.shape[0] != images.shape[0]:
+        raise StoreError(f"{where}: field 'states' has shape {states.shape}, expected ({images.shape[0]}, {layout.STATE_DIM})")
+    if actions.shape != (states.shape[0] - 1, layout.ACTION_DIM):
+        raise StoreError(f"{where}: field 'actions' has shape {actions.shape}, expected ({states.shape[0] - 1}, {layout.ACTION_DIM})")
+    attrs = group.attrs
+    try:
+        free = json.loads(attrs.get("attrs_json", "{}"))
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{where}: attribute 'attrs_json' is not valid JSON ({error})") from error
+    camera = None
+    if "camera" in group:
+        values = group["camera"][()]
+        if np.shape(values) != (len(CAMERA_FIELDS),):
+            raise StoreError(f"{where}: field 'camera' has shape {np.shape(values)}, expected ({len(CAMERA_FIELDS)},)")
+        camera = camera_from_array(values)
+    if "index" not in attrs:
+        raise StoreError(f"{where}: attribute 'index' is missing")
+    return TrajectoryInfo(
+        path=path,
+        group=name,
+        index=int(attrs["index"]),
+        length=int(states.shape[0]),
+        image_shape=tuple(int(s) for s in images.shape[1:]),
+        task=str(attrs.get("task", "")),
+        seed=int(attrs["seed"]) if "seed" in attrs else None,
+        success=bool(attrs["success"]) if "success" in attrs else None,
+        camera=camera,
+        attrs=free,
+    )
+
+
+def _list_shard(path: Path) -> list[TrajectoryInfo]:
+    with _open_shard(path) as handle:
+        group = handle["trajectories"]
+        try:
+            names = sorted(name for name in group if not name.startswith(_PARTIAL_PREFIX))
+            return [_read_info(path, name, group[name]) for name in names]
+        except (OSError, RuntimeError, KeyError) as error:
+            raise StoreError(f"{path}: damaged shard, cannot list trajectories ({error})") from error
+
+
+class TrajectoryWriter:
+    """Writes finished trajectories into shards of ``shard_size`` indices; reopening a directory resumes it.
+
+    Args:
+        root: the store directory (created if missing).
+        shard_size: trajectories per shard; fixed for a directory (checked against its existing shards).
+        compression: ``"gzip"`` (portable, default) or ``"lzf"`` (faster, h5py only) for the images.
+        compression_level: gzip level 0-9 (ignored by lzf).
+    """
+
+    def __init__(
+        self, root: str | os.PathLike, shard_size: int = 100, compression: str = "gzip", compression_level: int = 4
+    ) -> None:
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        if compression not in ("gzip", "lzf"):
+            raise ValueError(f"compression must be 'gzip' or 'lzf', got {compression!r}")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.shard_size = int(shard_size)
+        self.compression = compression
+        self.compression_opts = int(compression_level) if compression == "gzip" else None
+        self._done: dict[int, int | None] = {}
+        for path in shard_paths(self.root):
+            try:
+                infos = _list_shard(path)
+                with h5py.File(path, "r") as handle:
+                    stored_size = int(handle.attrs.get("shard_size", -1))
+            except StoreError as error:
+                moved = path.with_name(path.name + ".corrupt")
+                os.replace(path, moved)
+                warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=2)
+                continue
+            if stored_size != self.shard_size:
+                raise StoreError(f"{path}: attribute 'shard_size' is {stored_size}, but this writer uses {self.shard_size}")
+            self._done.update({info.index: info.seed for info in infos})
+
+    @property
+    def done_indices(self) -> set[int]:
+        """Indices of the trajectories already stored."""
+        return set(self._done)
+
+    @property
+    def done_seeds(self) -> set[int]:
+        """Seeds of the trajectories already stored (those written with a seed)."""
+        return {seed for seed in self._done.values() if seed is not None}
+
+    def seed_of(self, index: int) -> int | None:
+        """The seed stored with trajectory ``index`` (``KeyError`` if it is not stored)."""
+        return self._done[index]
+
+    def shard_path(self, index: int) -> Path:
+        return self.root / f"shard_{index // self.shard_size:05d}.h5"
+
+    def write(self, trajectory: Trajectory) -> Path:
+        """Validate, write and commit one trajectory; returns the shard it went to."""
+        index = int(trajectory.index)
+        trajectory.validate(where=f"trajectory {index}")
+        if index in self._done:
+            raise StoreError(f"{self.shard_path(index)}: trajectory {index} is already stored")
+        path = self.shard_path(index)
+        name = f"{index:07d}"
+        with h5py.File(path, "a") as handle:
+            if "format" not in handle.attrs:
+                handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "shard_size": self.shard_size})
+            trajectories = handle.require_group("trajectories")
+            for stale in [key for key in trajectories if key.startswith(_PARTIAL_PREFIX)]:
+                del trajectories[stale]
+            group = trajectories.create_group(_PARTIAL_PREFIX + name)
+            self._fill(group, trajectory)
+            trajectories.move(_PARTIAL_PREFIX + name, name)
+        self._done[index] = None if trajectory.seed is None else int(trajectory.seed)
+        return path
+
+    def _fill(self, group: h5py.Group, trajectory: Trajectory) -> None:
+        images = np.ascontiguousarray(trajectory.images)
+        group.create_dataset(
+            "images",
+            data=images,
+            chunks=(1, *images.shape[1:]),
+            compression=self.compression,
+            compression_opts=self.compression_opts,
+            shuffle=False,
+        )
+        group.create_dataset("states", data=np.asarray(trajectory.states, np.float32))
+        group.create_dataset("actions", data=np.asarray(trajectory.actions, np.float32).reshape(-1, layout.ACTION_DIM))
+        if trajectory.camera is not None:
+            camera = group.create_dataset("camera", data=camera_to_array(trajectory.camera))
+            camera.attrs["fields"] = json.dumps(CAMERA_FIELDS)
+        group.attrs["index"] = int(trajectory.index)
+        group.attrs["task"] = str(trajectory.task)
+        if trajectory.seed is not None:
+            group.attrs["seed"] = int(trajectory.seed)
+        if trajectory.success is not None:
+            group.attrs["success"] = bool(trajectory.success)
+        group.attrs["attrs_json"] = json.dumps(trajectory.attrs)
+
+
+class TrajectoryReader(Sequence[Trajectory]):
+    """All trajectories of one or more store directories (or shard files), listed at once and loaded on demand.
+
+    ``reader[i]`` loads trajectory ``i`` in full; :meth:`window` reads a range of frames only. ``infos`` holds the
+    metadata of every trajectory, ordered by (source, index). File handles are opened lazily per process, so a
+    reader can be handed to DataLoader workers.
+    """
+
+    def __init__(self, sources: str | os.PathLike | Sequence[str | os.PathLike]) -> None:
+        if isinstance(sources, (str, os.PathLike)):
+            sources = [sources]
+        paths: list[Path] = []
+        for source in sources:
+            source = Path(source)
+            paths.extend(shard_paths(source) if source.is_dir() else [source])
+        infos: list[TrajectoryInfo] = []
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"trajectory shard not found: {path}")
+            infos.extend(_list_shard(path))
+        self.infos: list[TrajectoryInfo] = infos
+        self._handles: dict[Path, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    def lengths(self) -> list[int]:
+        """Number of frames of each trajectory."""
+        return [info.length for info in self.infos]
+
+    def _group(self, i: int) -> tuple[TrajectoryInfo, h5py.Group]:
+        if self._pid != os.getpid():  # forked into a DataLoader worker: never share HDF5 handles across processes
+            self._handles, self._pid = {}, os.getpid()
+        info = self.infos[i]
+        handle = self._handles.get(info.path)
+        if handle is None:
+            handle = self._handles[info.path] = _open_shard(info.path)
+        return info, handle["trajectories"][info.group]
+
+    def _read(self, i: int, field_name: str, selection: Any) -> np.ndarray:
+        info, group = self._group(i)
+        try:
+            return group[field_name][selection]
+        except (OSError, RuntimeError, KeyError) as error:
+            raise StoreError(f"{info.path}:/trajectories/{info.group}: cannot read field {field_name!r} ({error})") from error
+
+    def window(self, i: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frames ``start .. start + count - 1`` of trajectory ``i``: images, states and the ``count - 1`` actions between."""
+        length = self.infos[i].length
+        if start < 0 or count < 1 or start + count > length:
+            raise IndexError(f"window [{start}, {start + count}) outside trajectory {i} of length {length}")
+        images = self._read(i, "images", slice(start, start + count))
+        states = self._read(i, "states", slice(start, start + count))
+        actions = self._read(i, "actions", slice(start, start + count - 1))
+        return images, states.astype(np.float32), actions.astype(np.float32)
+
+    def __getitem__(self, i: int) -> Trajectory:  # type: ignore[override]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"trajectory {i} out of range for a store of {len(self)}")
+        i %= len(self)
+        info = self.infos[i]
+        images, states, actions = self.window(i, 0, info.length)
+        return Trajectory(
+            images=images, states=states, actions=actions, task=info.task, seed=info.seed, success=info.success,
+            camera=info.camera, index=info.index, attrs=dict(info.attrs),
+        )  # fmt: skip
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles = {}
+
+    def __enter__(self) -> TrajectoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
