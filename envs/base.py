@@ -1,0 +1,453 @@
+"""The base Franka table-top env: scene compilation, the end-effector controller, observations, goals, privileged API.
+
+Tasks subclass :class:`FrankaEnv` once and fill four hooks: ``_add_objects(spec)``, ``_initialize_episode(rng)``,
+``_goal_specs()`` and ``_evaluate(data, subgoal)``; everything else (reward, termination, info, goals, rollouts)
+reads those.
+
+Controller (blocking, one call per 0.25 s action): the action moves a *target* flange pose (previous target + delta,
+position clipped to ``WORKSPACE_LOW/HIGH``); damped-least-squares IK on the MuJoCo Jacobian (a scratch ``MjData``,
+null-space pull toward the home posture) turns it into joint targets; the joint position servos (gravity-compensated
+links, see ``assets/panda.xml``) follow a smooth-step interpolation from the previous joint target over the first 70 %
+of the step and hold for the rest (125 physics steps of 2 ms). The gripper target closedness (previous + delta,
+clipped to [0, 1]) drives the two finger servos (force-limited to 20 N, so grasps are real contacts). The joint-target
+sequence depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
+the physics in C with ``mujoco.rollout``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vjepa_bench import layout
+from vjepa_bench.envs import scene
+from vjepa_bench.envs.camera import CameraPose, CameraRandomization
+from vjepa_bench.envs.rendering import Renderer
+
+SUBSTEPS = int(round(layout.CONTROL_DT / scene.TIMESTEP))
+MOVE_FRACTION = 0.7
+"""Fraction of a control step over which the joint target moves; the rest lets the servos settle."""
+WORKSPACE_LOW = np.array([0.2, -0.45, 0.12])
+WORKSPACE_HIGH = np.array([0.8, 0.45, 0.7])
+"""Box (m, base frame) the flange target is clipped to; z 0.12 keeps the fingertips just above the table."""
+FINGER_OPEN = 0.04
+"""Finger joint travel (m): 0.04 per finger = 8 cm opening."""
+HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, 0.785])
+TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, -np.pi / 4])
+"""Flange orientation with the hand pointing down and the fingers closing along the base y axis."""
+IK_ITERATIONS = 30
+IK_DAMPING = 1e-2
+NROBOT = 7
+
+
+@dataclass
+class GoalSpec:
+    """One goal configuration: the flange pose, the gripper opening and where the object is."""
+
+    position: np.ndarray
+    rotation: Rotation = field(default_factory=lambda: TOP_DOWN)
+    finger: float = FINGER_OPEN
+    """Finger joint position (m per finger) shown in the goal."""
+    object_in_hand: bool = False
+    object_pos: np.ndarray | None = None
+    """Object position if not in the hand (None: leave it where it is)."""
+    steps: int = 0
+    """Control steps this goal stays active (the last goal also covers any remaining steps)."""
+
+
+class FrankaEnv(gym.Env):
+    """Base class; see the task modules for the specs."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    max_episode_steps = 50
+    uses_object = False
+
+    def __init__(
+        self,
+        object: str = "box",
+        image_size: int = 256,
+        camera: CameraPose | dict | None = None,
+        camera_randomization: CameraRandomization | dict | None = None,
+        render_mode: str | None = None,
+        shadows: bool = True,
+    ):
+        if object not in ("box", "cup"):
+            raise ValueError(f"object must be 'box' or 'cup', got {object!r}")
+        if not 16 <= int(image_size) <= 1024:
+            raise ValueError(f"image_size must be in [16, 1024], got {image_size}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.object_kind = object
+        self.image_size = int(image_size)
+        self.camera = CameraPose.from_any(camera)
+        self.camera_randomization = CameraRandomization.from_any(camera_randomization)
+        self.render_mode = render_mode
+        self.camera_pose = self.camera
+
+        spec = scene.build_base_spec(self.image_size)
+        self._add_objects(spec)
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self._scratch = mujoco.MjData(self.model)
+        self._renderer: Renderer | None = None
+        self._shadows = shadows
+
+        m = self.model
+        self._flange = m.site("flange").id
+        self._grip = m.site("grip").id
+        self._camera_id = m.camera(scene.OBS_CAMERA).id
+        self._arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
+        self._arm_dof = np.array([m.jnt_dofadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
+        self._finger_qpos = np.array([m.jnt_qposadr[m.joint(n).id] for n in ("finger_joint1", "finger_joint2")])
+        self._joint_low = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 0]
+        self._joint_high = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 1]
+        self._finger_geoms = (self._body_geoms({"leftfinger", "finger_joint1_tip"}),
+                              self._body_geoms({"rightfinger", "finger_joint2_tip"}))
+        if self.uses_object:
+            self._object_body = m.body("object").id
+            self._object_qpos = m.jnt_qposadr[m.joint("object_joint").id]
+            self._object_geoms = self._body_geoms({"object"})
+        self._state_spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+
+        self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
+        self.observation_space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), dtype=np.uint8),
+            "state": gym.spaces.Box(-np.inf, np.inf, (layout.STATE_DIM,), dtype=np.float32),
+        })
+        self._target_pos = np.zeros(3)
+        self._target_rot = TOP_DOWN
+        self._target_grip = 0.0
+        self._q_target = HOME_QPOS.copy()
+        self._elapsed = 0
+        self._goals: list[GoalSpec] = []
+        self._last_image: np.ndarray | None = None
+
+    # ----------------------------------------------------------------------------------------------- task hooks
+    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+        """Add the task's bodies to the scene spec (called once, before compiling)."""
+
+    def _initialize_episode(self, rng: np.random.Generator) -> None:
+        """Place robot and objects for a new episode (``self.data`` was just reset); may only use ``rng``."""
+        raise NotImplementedError
+
+    def _goal_specs(self) -> list[GoalSpec]:
+        """Goal configurations of this episode, in order, with their step budgets."""
+        raise NotImplementedError
+
+    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        """Named booleans (``success`` among them) and ``distance`` (m) to goal ``subgoal``, read from ``data``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        rng = self.np_random
+        base = self.camera
+        if options and "camera" in options:
+            base = CameraPose.from_any(options["camera"])
+        self.camera_pose = self.camera_randomization.sample(base, rng) if self.camera_randomization else base
+        self._apply_camera(self.camera_pose)
+
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[self._arm_qpos] = HOME_QPOS
+        self._elapsed = 0
+        self._initialize_episode(rng)
+        mujoco.mj_forward(self.model, self.data)
+        self._goals = self._goal_specs()
+        goal = self._render_goals(self._goals)
+        obs = self._get_obs()
+        info = self._get_info(self._evaluate(self.data, 0))
+        info["goal"] = goal
+        info["camera"] = self.camera_pose.as_dict()
+        return obs, info
+
+    def step(self, action):
+        action = self._check_action(action)
+        self._run_controller(action)
+        self._elapsed += 1
+        evaluation = self._evaluate(self.data, self.current_subgoal())
+        obs = self._get_obs()
+        reward = self._reward(evaluation)
+        return obs, reward, bool(evaluation["success"]), False, self._get_info(evaluation)
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self._last_image is None:
+            self._last_image = self._render()
+        return self._last_image.copy()
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # ------------------------------------------------------------------------------------------- observations
+    def _get_obs(self) -> dict[str, np.ndarray]:
+        self._last_image = self._render()
+        return {"image": self._last_image, "state": self.robot_state()}
+
+    def _reward(self, evaluation: dict[str, Any]) -> float:
+        return float(-evaluation["distance"] + (1.0 if evaluation["success"] else 0.0))
+
+    def _get_info(self, evaluation: dict[str, Any]) -> dict[str, Any]:
+        info = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v)) for k, v in evaluation.items()}
+        info["is_success"] = info["success"]
+        info["subgoal"] = self.current_subgoal()
+        return info
+
+    def robot_state(self, data: mujoco.MjData | None = None) -> np.ndarray:
+        """State ``float32[7]``: flange position, extrinsic xyz Euler angles, gripper closedness (layout.py)."""
+        data = self.data if data is None else data
+        state = np.empty(layout.STATE_DIM, np.float32)
+        state[layout.POSITION] = data.site_xpos[self._flange]
+        state[layout.ROTATION] = Rotation.from_matrix(data.site_xmat[self._flange].reshape(3, 3)).as_euler("xyz")
+        state[layout.GRIPPER] = self._closedness(data)
+        return state
+
+    def _closedness(self, data: mujoco.MjData) -> float:
+        opening = data.qpos[self._finger_qpos[0]] - data.qpos[self._finger_qpos[1]]
+        return float(np.clip(1.0 - opening / (2 * FINGER_OPEN), 0.0, 1.0))
+
+    def _render(self) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = Renderer(self.model, self.image_size, self.image_size, shadows=self._shadows)
+        return self._renderer.render(self.data, self._camera_id)
+
+    def _apply_camera(self, pose: CameraPose) -> None:
+        self.model.cam_pos[self._camera_id] = pose.position()
+        self.model.cam_quat[self._camera_id] = pose.quaternion()
+        self.model.cam_fovy[self._camera_id] = pose.fovy_deg
+        mujoco.mj_camlight(self.model, self.data)
+
+    def _check_action(self, action) -> np.ndarray:
+        array = np.asarray(action, dtype=np.float64)
+        if array.shape != (layout.ACTION_DIM,):
+            raise ValueError(f"action must have shape ({layout.ACTION_DIM},), got {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"action must be finite, got {array}")
+        return np.clip(array, layout.ACTION_LOW, layout.ACTION_HIGH)
+
+    # --------------------------------------------------------------------------------------------- controller
+    def _controller_state(self) -> tuple:
+        return (self._target_pos.copy(), self._target_rot, float(self._target_grip), self._q_target.copy())
+
+    def _plan_step(self, ctrl_state: tuple, action: np.ndarray) -> tuple[tuple, np.ndarray]:
+        """Controller state after ``action`` and the (SUBSTEPS, nu) servo targets that execute it."""
+        pos, rot, grip, q_prev = ctrl_state
+        pos = np.clip(pos + action[layout.POSITION], WORKSPACE_LOW, WORKSPACE_HIGH)
+        rot = Rotation.from_euler("xyz", action[layout.ROTATION]) * rot
+        grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
+        q_new = self.solve_ik(pos, rot, q_prev)
+        t = np.clip((np.arange(1, SUBSTEPS + 1) / SUBSTEPS) / MOVE_FRACTION, 0.0, 1.0)
+        s = t * t * (3.0 - 2.0 * t)
+        ctrl = np.empty((SUBSTEPS, self.model.nu))
+        ctrl[:, :NROBOT] = q_prev + s[:, None] * (q_new - q_prev)
+        finger = FINGER_OPEN * (1.0 - grip)
+        ctrl[:, NROBOT] = finger
+        ctrl[:, NROBOT + 1] = -finger
+        return (pos, rot, grip, q_new), ctrl
+
+    def _run_controller(self, action: np.ndarray) -> None:
+        state, ctrl = self._plan_step(self._controller_state(), action)
+        self._target_pos, self._target_rot, self._target_grip, self._q_target = state
+        for k in range(SUBSTEPS):
+            self.data.ctrl[:] = ctrl[k]
+            mujoco.mj_step(self.model, self.data)
+        mujoco.mj_forward(self.model, self.data)
+
+    def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
+        """Joint positions putting the flange at ``position`` / ``rotation`` (DLS IK from ``q_init``)."""
+        m, d = self.model, self._scratch
+        target_quat = np.roll(rotation.as_quat(), 1)  # scipy (x, y, z, w) -> MuJoCo (w, x, y, z)
+        q = np.array(q_init, dtype=np.float64)
+        jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+        quat, err_rot_local = np.zeros(4), np.zeros(3)
+        for _ in range(IK_ITERATIONS):
+            d.qpos[self._arm_qpos] = q
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            xmat = d.site_xmat[self._flange].reshape(3, 3)
+            err_pos = position - d.site_xpos[self._flange]
+            mujoco.mju_mat2Quat(quat, d.site_xmat[self._flange])
+            mujoco.mju_subQuat(err_rot_local, target_quat, quat)
+            error = np.concatenate([err_pos, xmat @ err_rot_local])
+            if np.linalg.norm(error[:3]) < 1e-4 and np.linalg.norm(error[3:]) < 1e-3:
+                break
+            mujoco.mj_jacSite(m, d, jacp, jacr, self._flange)
+            jac = np.vstack([jacp[:, self._arm_dof], jacr[:, self._arm_dof]])
+            solve = jac.T @ np.linalg.inv(jac @ jac.T + IK_DAMPING * np.eye(6))
+            dq = solve @ error
+            dq += (np.eye(NROBOT) - solve @ jac) @ (0.1 * (HOME_QPOS - q))
+            step = np.linalg.norm(dq)
+            if step > 0.5:
+                dq *= 0.5 / step
+            q = np.clip(q + dq, self._joint_low, self._joint_high)
+        return q
+
+    def _set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float = FINGER_OPEN) -> None:
+        """Teleport the arm (IK from home) and reset the controller targets to that pose (episode start)."""
+        q = self.solve_ik(position, rotation, HOME_QPOS)
+        self.data.qpos[self._arm_qpos] = q
+        self.data.qpos[self._finger_qpos] = [finger, -finger]
+        self.data.ctrl[:NROBOT] = q
+        self.data.ctrl[NROBOT:] = [finger, -finger]
+        self._q_target = q
+        mujoco.mj_kinematics(self.model, self.data)
+        self._target_pos = self.data.site_xpos[self._flange].copy()
+        self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
+        self._target_grip = 1.0 - finger / FINGER_OPEN
+
+    # ----------------------------------------------------------------------------------------------- goals
+    def _render_goals(self, goals: list[GoalSpec]) -> dict[str, Any]:
+        saved = self.get_sim_state()
+        images, states = [], []
+        for spec in goals:
+            q = self.solve_ik(spec.position, spec.rotation, HOME_QPOS)
+            self.data.qpos[self._arm_qpos] = q
+            self.data.qpos[self._finger_qpos] = [spec.finger, -spec.finger]
+            mujoco.mj_kinematics(self.model, self.data)
+            if self.uses_object:
+                adr = self._object_qpos
+                if spec.object_in_hand:
+                    self.data.qpos[adr:adr + 3] = self.data.site_xpos[self._grip] - self.grasp_offset()
+                elif spec.object_pos is not None:
+                    self.data.qpos[adr:adr + 3] = spec.object_pos
+            self.data.qvel[:] = 0
+            mujoco.mj_forward(self.model, self.data)
+            images.append(self._render())
+            states.append(self.robot_state())
+            self.set_sim_state(saved)
+        steps = [g.steps for g in goals]
+        steps[-1] = self.max_episode_steps - sum(steps[:-1])
+        return {"images": np.stack(images), "states": np.stack(states).astype(np.float32), "steps": steps}
+
+    # ------------------------------------------------------------------------------------------- objects
+    def grasp_offset(self) -> np.ndarray:
+        """Grasp point minus object origin (world axes, object upright): box centre, cup wall 6 cm up."""
+        return np.array([0.0, 0.0, scene.CUP_GRASP_HEIGHT if self.object_kind == "cup" else 0.0])
+
+    def object_rest_height(self) -> float:
+        """Height of the object's origin when it stands on the table (box: its centre; cup: its base)."""
+        return scene.TABLE_TOP + (0.0 if self.object_kind == "cup" else scene.BOX_HALF)
+
+    def object_half_width(self) -> float:
+        """Finger joint position (m per finger) when the fingers close on the object."""
+        return scene.CUP_RADIUS if self.object_kind == "cup" else scene.BOX_HALF
+
+    def _place_object(self, xy: np.ndarray, yaw: float, z: float | None = None) -> None:
+        adr = self._object_qpos
+        self.data.qpos[adr:adr + 3] = [xy[0], xy[1], self.object_rest_height() if z is None else z]
+        self.data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+
+    def _sample_object_yaw(self, rng: np.random.Generator) -> float:
+        """Box: any yaw in +-45 deg. Cup: handle within +-40 deg of the +x or -x axis (clear of the fingers)."""
+        if self.object_kind == "cup":
+            return float(rng.uniform(-0.7, 0.7) + np.pi * rng.integers(2))
+        return float(rng.uniform(-np.pi / 4, np.pi / 4))
+
+    def _start_robot(self, rng: np.random.Generator, low=(0.35, -0.15, 0.3), high=(0.55, 0.15, 0.45)) -> None:
+        """Random start above the table, hand pointing down, open."""
+        self._set_robot(rng.uniform(low, high))
+
+    def current_subgoal(self) -> int:
+        """Index of the goal active at the current step (the 4 / 10 / 4 schedule for pick-and-place)."""
+        bound = 0
+        for i, goal in enumerate(self._goals[:-1]):
+            bound += goal.steps
+            if self._elapsed < bound:
+                return i
+        return max(len(self._goals) - 1, 0)
+
+    # ------------------------------------------------------------------------------------- privileged API
+    def get_sim_state(self) -> dict[str, Any]:
+        """Everything needed to restore this exact moment: physics state, controller targets, step count."""
+        physics = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
+        mujoco.mj_getState(self.model, self.data, physics, self._state_spec)
+        return {"physics": physics, "controller": self._controller_state(), "elapsed": self._elapsed}
+
+    def set_sim_state(self, state: dict[str, Any]) -> None:
+        """Restore a ``get_sim_state`` snapshot (then recompute derived quantities)."""
+        mujoco.mj_setState(self.model, self.data, state["physics"], self._state_spec)
+        pos, rot, grip, q = state["controller"]
+        self._target_pos, self._target_rot, self._target_grip, self._q_target = pos.copy(), rot, grip, q.copy()
+        self._elapsed = state["elapsed"]
+        mujoco.mj_forward(self.model, self.data)
+
+    def task_distance(self) -> float:
+        """Privileged distance (m) to the active sub-goal, as reported in ``info["distance"]``."""
+        return float(self._evaluate(self.data, self.current_subgoal())["distance"])
+
+    def evaluate(self) -> dict[str, Any]:
+        """The task's named booleans and distance for the current state and sub-goal."""
+        return self._evaluate(self.data, self.current_subgoal())
+
+    def rollout_distance(self, actions: np.ndarray, nthread: int | None = None) -> np.ndarray:
+        """Task distance to the current sub-goal after executing each action sequence, without changing the env.
+
+        ``actions``: (S, H, 7), clipped like ``step``. Returns (S,) float64. The controller's servo targets are
+        precomputed per sample and the physics runs in C (``mujoco.rollout``, ``nthread`` threads, default: up to
+        the number of CPUs). Distances use the sub-goal active now, not the one active after H steps.
+        """
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.ndim != 3 or actions.shape[2] != layout.ACTION_DIM:
+            raise ValueError(f"actions must have shape (S, H, {layout.ACTION_DIM}), got {actions.shape}")
+        if not np.all(np.isfinite(actions)):
+            raise ValueError("actions must be finite")
+        samples, horizon = actions.shape[:2]
+        actions = np.clip(actions, layout.ACTION_LOW, layout.ACTION_HIGH)
+        control = np.empty((samples, horizon * SUBSTEPS, self.model.nu))
+        start = self._controller_state()
+        for s in range(samples):
+            ctrl_state = start
+            for h in range(horizon):
+                ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self._plan_step(ctrl_state, actions[s, h])
+        initial = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
+        mujoco.mj_getState(self.model, self.data, initial, self._state_spec)
+        import os
+
+        from mujoco import rollout
+
+        nthread = nthread or min(os.cpu_count() or 1, samples)
+        datas = [mujoco.MjData(self.model) for _ in range(nthread)]
+        states, _ = rollout.rollout(self.model, datas, np.tile(initial, (samples, 1)), control)
+        subgoal = self.current_subgoal()
+        out = np.empty(samples)
+        d = self._scratch
+        for s in range(samples):
+            mujoco.mj_setState(self.model, d, states[s, -1], self._state_spec)
+            mujoco.mj_kinematics(self.model, d)
+            out[s] = self._evaluate(d, subgoal)["distance"]
+        return out
+
+    # ------------------------------------------------------------------------------------------- helpers
+    def _body_geoms(self, bodies: set[str]) -> np.ndarray:
+        ids = {self.model.body(b).id for b in bodies}
+        return np.array([g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in ids])
+
+    def object_position(self, data: mujoco.MjData | None = None) -> np.ndarray:
+        data = self.data if data is None else data
+        return data.xpos[self._object_body].copy()
+
+    def grip_position(self, data: mujoco.MjData | None = None) -> np.ndarray:
+        data = self.data if data is None else data
+        return data.site_xpos[self._grip].copy()
+
+    def is_grasped(self, data: mujoco.MjData | None = None) -> bool:
+        """Both fingers touch the object (a real contact grasp, no weld)."""
+        data = self.data if data is None else data
+        touching = [False, False]
+        for i in range(data.ncon):
+            contact = data.contact[i]
+            pair = (contact.geom1, contact.geom2)
+            if not (np.isin(pair, self._object_geoms).any()):
+                continue
+            for side in (0, 1):
+                if np.isin(pair, self._finger_geoms[side]).any():
+                    touching[side] = True
+        return touching[0] and touching[1]

@@ -1,0 +1,76 @@
+"""FrankaReach-v0: move the end effector to the position shown in a goal image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from vjepa_bench.envs.base import FrankaEnv, GoalSpec
+
+SUCCESS_DISTANCE = 0.04
+"""Reach succeeds when the flange is within 4 cm of the goal position (the paper's figure)."""
+GOAL_LOW = np.array([0.3, -0.3, 0.15])
+GOAL_HIGH = np.array([0.65, 0.3, 0.5])
+MIN_GOAL_DISTANCE = 0.15
+
+
+class FrankaReachEnv(FrankaEnv):
+    """Reach: bring the end effector (flange) to a goal position, given as an image of the robot there.
+
+    ## Description
+    A Franka Panda with its parallel gripper stands on a table (no object). At reset the env renders the robot in
+    its goal configuration from the observation camera and returns that image as the goal.
+
+    ## Action Space
+    ``Box(-bound, bound, (7,), float32)``, one 0.25 s control step, clipped to the bounds (``vjepa_bench.layout``):
+
+    | index | meaning                                   | bound      |
+    |-------|-------------------------------------------|------------|
+    | 0-2   | flange position delta x, y, z (m, base)   | 0.075      |
+    | 3-5   | rotation delta, Euler xyz of R' R^T (rad) | 0.25       |
+    | 6     | gripper closedness delta                  | 1.0        |
+
+    NaN, inf or a wrong shape raise ``ValueError``.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``; state =
+    flange position (m), extrinsic xyz Euler angles (rad), gripper closedness in [0, 1].
+
+    ## Rewards
+    ``-distance`` (m) to the goal position, plus 1 on success.
+
+    ## Starting State
+    Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.3, 0.45] m, hand pointing down, gripper open. Goal
+    position uniform in x [0.3, 0.65], y [-0.3, 0.3], z [0.15, 0.5] m, at least 15 cm from the start, same orientation.
+
+    ## Episode End
+    Terminates on success: flange within 4 cm of the goal position. Truncated after 30 steps (``max_episode_steps``).
+
+    ## Arguments
+    ``gym.make("vjepa_bench/FrankaReach-v0", image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``; ``camera`` is a ``CameraPose`` or a dict of its fields, ``camera_randomization``
+    a ``CameraRandomization`` or a dict of ranges (see ``vjepa_bench.envs.camera``).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    max_episode_steps = 30
+
+    def _initialize_episode(self, rng: np.random.Generator) -> None:
+        self._start_robot(rng)
+        start = self.data.site_xpos[self._flange].copy()
+        while True:
+            goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
+            if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
+                break
+        self.goal_position = goal
+
+    def _goal_specs(self) -> list[GoalSpec]:
+        return [GoalSpec(position=self.goal_position, rotation=self._target_rot, steps=self.max_episode_steps)]
+
+    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        distance = float(np.linalg.norm(data.site_xpos[self._flange] - self.goal_position))
+        return {"success": distance < SUCCESS_DISTANCE, "distance": distance}
