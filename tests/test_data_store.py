@@ -163,3 +163,12 @@ def test_invalid_trajectory_is_refused_before_writing(tmp_path, change, field):
     with pytest.raises(StoreError, match=f"field '{field}'"):
         TrajectoryWriter(tmp_path).write(trajectory)
     assert not (tmp_path / "shard_00000.h5").exists()
+
+
+def test_writing_to_a_shard_held_by_a_reader_is_a_clear_error(tmp_path):
+    TrajectoryWriter(tmp_path, shard_size=10).write(make_trajectory(0))
+    with TrajectoryReader(tmp_path) as reader:
+        reader[0]
+        with pytest.raises(StoreError, match=r"shard_00000.h5: cannot open the shard for writing"):
+            TrajectoryWriter(tmp_path, shard_size=10).write(make_trajectory(1))
+    TrajectoryWriter(tmp_path, shard_size=10).write(make_trajectory(1))

@@ -290,7 +290,11 @@ class TrajectoryWriter:
             raise StoreError(f"{self.shard_path(index)}: trajectory {index} is already stored")
         path = self.shard_path(index)
         name = f"{index:07d}"
-        with h5py.File(path, "a") as handle:
+        try:
+            handle = h5py.File(path, "a")
+        except OSError as error:
+            raise StoreError(f"{path}: cannot open the shard for writing; is it open in a reader? ({error})") from error
+        with handle:
             if "format" not in handle.attrs:
                 handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "shard_size": self.shard_size})
             trajectories = handle.require_group("trajectories")

@@ -1,0 +1,143 @@
+"""Exploration policies and ``collect``: a tiny stand-in env for the store/resume logic, then the real envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from vjepa_bench import layout
+from vjepa_bench.data.collect import collect
+from vjepa_bench.data.policies import MixPolicy, RandomPolicy, make_policy
+from vjepa_bench.data.store import StoreError, TrajectoryReader
+
+FAKE_ID = "vjepa_bench_test/PointMass-v0"
+CAMERA = {"azimuth_deg": 60.0, "elevation_deg": 30.0, "distance": 1.3, "lookat": [0.5, 0.0, 0.0], "roll_deg": 0.0, "fovy_deg": 50.0}
+
+
+class PointMassEnv(gym.Env):
+    """The env contract in miniature: the state follows the actions, the image encodes the state."""
+
+    def __init__(self, image_size: int = 8):
+        self.image_size = image_size
+        self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
+        self.observation_space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (image_size, image_size, 3), dtype=np.uint8),
+            "state": gym.spaces.Box(-np.inf, np.inf, (7,), dtype=np.float32),
+        })  # fmt: skip
+
+    def _obs(self):
+        level = np.uint8(int(255 * np.clip(self.state[0], 0, 1)))
+        return {"image": np.full((self.image_size, self.image_size, 3), level, np.uint8), "state": self.state.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = np.zeros(7, np.float32)
+        self.state[:3] = self.np_random.uniform(0.3, 0.6, 3)
+        camera = dict(CAMERA, azimuth_deg=float(self.np_random.uniform(35, 85)))
+        return self._obs(), {"goal": {}, "success": False, "camera": camera, "distance": 1.0}
+
+    def step(self, action):
+        self.state = layout.apply_action(self.state, action)
+        success = bool(self.state[0] > 0.9)
+        return self._obs(), 0.0, success, False, {"success": success, "distance": float(abs(0.9 - self.state[0]))}
+
+
+if FAKE_ID not in gym.registry:
+    gym.register(FAKE_ID, entry_point=PointMassEnv, max_episode_steps=6)
+
+
+def fake_observation(rng):
+    return {"image": np.zeros((8, 8, 3), np.uint8), "state": np.concatenate([rng.uniform(0, 1, 6), [0.0]]).astype(np.float32)}
+
+
+def test_random_policy_is_bounded_smooth_and_seeded():
+    def actions(seed):
+        policy = RandomPolicy()
+        observation = fake_observation(np.random.default_rng(0))
+        policy.reset(observation, {}, None, np.random.default_rng(seed))
+        out = []
+        for _ in range(40):
+            out.append(policy.act(observation))
+            observation = {"image": observation["image"], "state": layout.apply_action(observation["state"], out[-1])}
+        return np.stack(out)
+
+    a = actions(1)
+    assert a.shape == (40, 7) and a.dtype == np.float32
+    assert np.all(a >= layout.ACTION_LOW) and np.all(a <= layout.ACTION_HIGH)
+    np.testing.assert_array_equal(a, actions(1))
+    assert not np.array_equal(a, actions(2))
+    steps = np.diff(a[:, layout.POSITION], axis=0)  # AR(1): consecutive deltas are correlated
+    assert np.corrcoef(a[:-1, 0], a[1:, 0])[0, 1] > 0.3 and np.abs(steps).mean() < np.abs(a[:, :3]).mean() * 1.5
+    assert set(np.unique(np.sign(a[:, layout.GRIPPER]))) - {0.0}  # the gripper is used
+
+
+def test_make_policy_names_and_errors():
+    assert isinstance(make_policy("random", position_std=0.01), RandomPolicy)
+    with pytest.raises(KeyError, match="noisy_scripted"):
+        make_policy("nope")
+
+
+def test_collect_writes_and_resumes(tmp_path):
+    summary = collect(FAKE_ID, 3, tmp_path, policy="random", seed=10, shard_size=2, progress=False)
+    assert (summary.written, summary.skipped) == (3, 0)
+    reader = TrajectoryReader(tmp_path)
+    assert [t.seed for t in reader] == [10, 11, 12] and [t.index for t in reader] == [0, 1, 2]
+    first = reader[0]
+    assert first.images.shape == (7, 8, 8, 3) and first.states.shape == (7, 7) and first.actions.shape == (6, 7)
+    assert first.task == FAKE_ID and first.attrs["policy"] == "random" and 35 <= first.camera["azimuth_deg"] <= 85
+    np.testing.assert_allclose(first.states[1:], layout.apply_action(first.states[:-1], first.actions), atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard_00000.h5", "shard_00001.h5"]
+    reader.close()  # HDF5 will not open a shard for writing while a reader holds it
+
+    again = collect(FAKE_ID, 5, tmp_path, policy="random", seed=10, shard_size=2, progress=False)
+    assert (again.written, again.skipped) == (2, 3)
+    reloaded = TrajectoryReader(tmp_path)
+    assert [t.seed for t in reloaded] == [10, 11, 12, 13, 14]
+    np.testing.assert_array_equal(reloaded[0].states, first.states)  # untouched by the resumed run
+    reloaded.close()
+
+    # same seed, fresh directory: identical episodes
+    twin = collect(FAKE_ID, 1, tmp_path / "twin", policy="random", seed=10, shard_size=2, progress=False)
+    assert twin.written == 1
+    np.testing.assert_array_equal(TrajectoryReader(tmp_path / "twin")[0].actions, first.actions)
+
+    with pytest.raises(StoreError, match="another base seed"):
+        collect(FAKE_ID, 5, tmp_path, policy="random", seed=0, shard_size=2, progress=False)
+
+
+def test_policy_kwargs_reach_the_policy(tmp_path):
+    collect(FAKE_ID, 1, tmp_path, policy="random", policy_kwargs={"position_std": 0.0, "rotation_std": 0.0, "pull": 0.0},
+            progress=False, max_steps=3)  # fmt: skip
+    trajectory = TrajectoryReader(tmp_path)[0]
+    assert len(trajectory.actions) == 3
+    np.testing.assert_array_equal(trajectory.actions[:, :6], 0.0)
+
+
+REAL_ENVS = ["vjepa_bench/FrankaReach-v0", "vjepa_bench/FrankaPickPlace-v0"]
+
+
+def _registered(env_id: str) -> bool:
+    try:
+        import vjepa_bench.envs  # noqa: F401
+    except ImportError:
+        return False
+    return env_id in gym.registry
+
+
+@pytest.mark.parametrize("env_id", REAL_ENVS)
+def test_collect_on_real_env(tmp_path, env_id):
+    if not _registered(env_id):
+        pytest.skip(f"{env_id} is not registered yet")
+    policy = MixPolicy() if env_id.endswith("PickPlace-v0") else "random"
+    summary = collect(
+        env_id, 2, tmp_path, policy=policy, seed=3, env_kwargs={"image_size": 64},
+        camera_randomization={"azimuth_deg": [35.0, 85.0]}, shard_size=10, progress=False, max_steps=4,
+    )  # fmt: skip
+    assert summary.written == 2
+    reader = TrajectoryReader(tmp_path)
+    for trajectory in reader:
+        assert trajectory.images.shape[1:] == (64, 64, 3) and len(trajectory.images) == len(trajectory.actions) + 1
+        assert 2 <= len(trajectory.actions) <= 4
+        assert 35.0 <= trajectory.camera["azimuth_deg"] <= 85.0
+        assert trajectory.images.std() > 0  # rendered, not blank

@@ -1,0 +1,126 @@
+"""Record sim episodes into the trajectory store: every 4 Hz control step, resumable, with progress."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vjepa_bench import layout
+from vjepa_bench.data.policies import ExplorationPolicy, make_policy
+from vjepa_bench.data.store import StoreError, Trajectory, TrajectoryWriter
+
+__all__ = ["CollectSummary", "collect", "run_episode"]
+
+_POLICY_STREAM = 0x5EED
+"""Second word of the policy RNG seed, so the policy's draws never coincide with the env's."""
+
+
+@dataclass(frozen=True)
+class CollectSummary:
+    out_dir: str
+    written: int
+    skipped: int
+    successes: int
+    """Successful episodes among those written in this call."""
+
+
+def run_episode(env: Any, policy: ExplorationPolicy, seed: int, index: int, task: str) -> Trajectory:
+    """One episode from ``env.reset(seed=seed)`` until it terminates or truncates, as a :class:`Trajectory`."""
+    observation, info = env.reset(seed=seed)
+    policy.reset(observation, info, env.unwrapped, np.random.default_rng([seed, _POLICY_STREAM]))
+    camera = info.get("camera")
+    images, states, actions = [observation["image"]], [observation["state"]], []
+    success = bool(info.get("success", False))
+    while True:
+        action = layout.clip_action(policy.act(observation))
+        observation, _, terminated, truncated, info = env.step(action)
+        images.append(observation["image"])
+        states.append(observation["state"])
+        actions.append(action)
+        success = bool(info.get("success", False))
+        if terminated or truncated:
+            break
+    attrs: dict[str, Any] = {"policy": getattr(policy, "current", policy.name), "steps": len(actions)}
+    if "distance" in info:
+        attrs["final_distance"] = float(info["distance"])
+    return Trajectory(
+        images=np.stack(images).astype(np.uint8),
+        states=np.stack(states).astype(np.float32),
+        actions=np.stack(actions).astype(np.float32),
+        task=task,
+        seed=int(seed),
+        success=success,
+        camera=dict(camera) if camera is not None else None,
+        index=int(index),
+        attrs=attrs,
+    )
+
+
+def collect(
+    env_id: str,
+    episodes: int,
+    out_dir: str | os.PathLike,
+    policy: str | ExplorationPolicy = "mix",
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    camera_randomization: dict[str, Any] | None = None,
+    shard_size: int = 100,
+    progress: bool = True,
+    max_steps: int | None = None,
+    policy_kwargs: dict[str, Any] | None = None,
+) -> CollectSummary:
+    """Run ``episodes`` episodes of ``env_id`` with an exploration policy and store them in ``out_dir``.
+
+    Episode ``i`` is reset with seed ``seed + i`` and stored as trajectory ``i``; episodes already in ``out_dir``
+    are skipped, so an interrupted run resumes where it stopped (a stored episode with another seed is an error:
+    the directory was collected with another base seed).
+
+    Args:
+        env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v0``.
+        policy: ``random``, ``noisy_scripted``, ``mix`` or a policy object (see :mod:`vjepa_bench.data.policies`).
+        env_kwargs: keyword arguments of the env (``image_size``, ``object``, ``camera``, ...).
+        camera_randomization: ranges sampled at every reset (the env's ``camera_randomization`` argument).
+        shard_size: trajectories per HDF5 shard.
+        max_steps: episode length cap (``gymnasium.make``'s ``max_episode_steps``); ``None`` keeps the env's.
+        policy_kwargs: fields of the named policy.
+    """
+    import gymnasium as gym
+
+    import vjepa_bench.envs  # noqa: F401  (registers the vjepa_bench/* ids)
+
+    if episodes < 0:
+        raise ValueError(f"episodes must be >= 0, got {episodes}")
+    writer = TrajectoryWriter(out_dir, shard_size=shard_size)
+    for index in writer.done_indices & set(range(episodes)):
+        if writer.seed_of(index) != seed + index:
+            raise StoreError(
+                f"{writer.shard_path(index)}: trajectory {index} was collected with seed {writer.seed_of(index)}, "
+                f"not {seed + index}: {out_dir} holds a run with another base seed"
+            )
+    todo = [i for i in range(episodes) if i not in writer.done_indices]
+    skipped = episodes - len(todo)
+    if not todo:
+        return CollectSummary(out_dir=str(out_dir), written=0, skipped=skipped, successes=0)
+
+    kwargs = dict(env_kwargs or {})
+    if camera_randomization is not None:
+        kwargs["camera_randomization"] = camera_randomization
+    make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
+    env = gym.make(env_id, **make_kwargs, **kwargs)
+    explorer = make_policy(policy, **(policy_kwargs or {})) if isinstance(policy, str) else policy
+    successes = 0
+    bar = tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress, initial=0)
+    try:
+        for written, index in enumerate(bar, start=1):
+            trajectory = run_episode(env, explorer, seed + index, index, env_id)
+            writer.write(trajectory)
+            successes += int(bool(trajectory.success))
+            bar.set_postfix(success=f"{successes}/{written}", skipped=skipped)
+    finally:
+        bar.close()
+        env.close()
+    return CollectSummary(out_dir=str(out_dir), written=len(todo), skipped=skipped, successes=successes)
