@@ -1,0 +1,186 @@
+"""Typed configs of ``vjepa-bench train-ac`` and ``vjepa-bench pretrain`` (the schema of their YAML files).
+
+Hydra composes ``configs/train_ac.yaml`` / ``configs/pretrain.yaml``; :func:`parse` merges the result onto these
+dataclasses (an unknown key or a wrong type is a :class:`~vjepa_bench.errors.UsageError`) and ``validate``
+checks values before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from vjepa_bench.errors import UsageError
+
+_C = TypeVar("_C")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with the warmup-constant-decay LR (FACTS §d). ``decay_steps`` ends the run: the total number of
+    optimiser steps is ``warmup_steps + constant_steps + decay_steps``."""
+
+    start_lr: float = 7.5e-5
+    peak_lr: float = 4.25e-4
+    final_lr: float = 0.0
+    warmup_steps: int = 4500
+    constant_steps: int = 85500
+    decay_steps: int = 4500
+    weight_decay: float = 0.04
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    grad_clip: float = 1.0  # max global grad norm; 0 disables clipping
+
+    def validate(self, where: str) -> None:
+        if min(self.warmup_steps, self.constant_steps, self.decay_steps) < 0:
+            raise UsageError(f"{where}: warmup_steps, constant_steps and decay_steps must be >= 0")
+        if self.warmup_steps + self.constant_steps + self.decay_steps < 1:
+            raise UsageError(f"{where}: the schedule has no steps; set constant_steps or decay_steps > 0")
+        if min(self.start_lr, self.peak_lr, self.final_lr, self.weight_decay, self.grad_clip) < 0:
+            raise UsageError(f"{where}: learning rates, weight_decay and grad_clip must be >= 0")
+
+
+@dataclass
+class EncoderSource:
+    """The frozen encoder: a checkpoint in our format (``checkpoint``), else a preset built from ``seed``."""
+
+    checkpoint: str | None = None
+    preset: str = "vit_tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Trajectory stores and clip sampling. Held-out trajectories (``val_fraction``, at least one when > 0)
+    are chosen by a permutation seeded with ``split_seed`` and never trained on."""
+
+    stores: list[str] = field(default_factory=list)
+    frames_per_clip: int = 4
+    image_size: int = 128
+    val_fraction: float = 0.05
+    split_seed: int = 0
+    actions: str = "from_states"  # or "stored"
+    num_workers: int = 0
+
+    def validate(self, where: str, min_frames: int) -> None:
+        if not self.stores:
+            raise UsageError(f"{where}.stores is empty: give one or more trajectory store folders, "
+                             f"e.g. {where}.stores=[data/reach]")
+        if self.frames_per_clip < min_frames:
+            raise UsageError(f"{where}.frames_per_clip={self.frames_per_clip}: need at least {min_frames}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UsageError(f"{where}.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.actions not in ("from_states", "stored"):
+            raise UsageError(f"{where}.actions must be 'from_states' or 'stored', got {self.actions!r}")
+        if self.image_size < 1 or self.num_workers < 0:
+            raise UsageError(f"{where}: image_size must be >= 1 and num_workers >= 0")
+
+
+@dataclass
+class TrainACConfig:
+    """``vjepa-bench train-ac``: AC predictor post-training on a frozen encoder (FACTS §d)."""
+
+    output_dir: str = "runs/train_ac"
+    encoder: EncoderSource = field(default_factory=EncoderSource)
+    predictor: str = "ac_tiny"
+    predictor_overrides: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batch_size: int = 8  # per process
+    rollout_steps: int = 2
+    cache_features: bool = True  # encode every frame once (frozen encoder) and train from the cache
+    seed: int = 239
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    bf16: bool = True  # autocast on CUDA only
+    resume: bool = True
+    log_every: int = 10
+    val_every: int = 100
+    checkpoint_every: int = 100
+    tensorboard: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        self.data.validate("data", min_frames=self.rollout_steps + 1)
+        self.optim.validate("optim")
+        if self.batch_size < 1:
+            raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.rollout_steps < 1:
+            raise UsageError(f"rollout_steps must be >= 1, got {self.rollout_steps}")
+        for name in ("log_every", "val_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+        _check_device(self.device)
+
+
+@dataclass
+class MaskConfig:
+    """Multi-block tube masks (V-JEPA): ``blocks`` rectangles per clip, each covering ``scale`` of the
+    spatial grid with aspect ratio in ``aspect``, repeated over all tubelets; the union is predicted."""
+
+    blocks: int = 4
+    scale: tuple[float, float] = (0.1, 0.25)
+    aspect: tuple[float, float] = (0.75, 1.5)
+
+
+@dataclass
+class PretrainConfig:
+    """``vjepa-bench pretrain``: a small V-JEPA encoder (mask denoising in feature space, EMA target, L1)."""
+
+    output_dir: str = "runs/pretrain"
+    encoder: str = "vit_tiny"
+    encoder_overrides: dict[str, Any] = field(default_factory=dict)
+    predictor: str = "predictor_tiny"
+    predictor_overrides: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=lambda: DataConfig(frames_per_clip=4, val_fraction=0.0))
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(start_lr=1e-4, peak_lr=5e-4, final_lr=1e-5, warmup_steps=100,
+                                            constant_steps=800, decay_steps=100)
+    )
+    ema: tuple[float, float] = (0.99, 0.999)  # target momentum, linear from first to second over the run
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    resume: bool = True
+    log_every: int = 10
+    checkpoint_every: int = 100
+    tensorboard: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        self.data.validate("data", min_frames=2)
+        self.optim.validate("optim")
+        if self.batch_size < 1:
+            raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.ema[0] <= self.ema[1] <= 1.0:
+            raise UsageError(f"ema must be [start, end] with 0 <= start <= end <= 1, got {list(self.ema)}")
+        lo, hi = self.mask.scale
+        if not 0.0 < lo <= hi < 1.0 or self.mask.blocks < 1:
+            raise UsageError(f"mask.scale must satisfy 0 < low <= high < 1 and mask.blocks >= 1")
+        for name in ("log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
+        _check_device(self.device)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+
+
+def parse(schema: type[_C], cfg: DictConfig | dict[str, Any]) -> _C:
+    """Merge a composed config onto ``schema``; unknown keys and wrong types become a UsageError."""
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    cfg = {k: v for k, v in cfg.items() if k != "hydra"}
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        out = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise UsageError(f"bad config: {err}") from err
+    out.validate()  # type: ignore[attr-defined]
+    return out  # type: ignore[return-value]

@@ -1,0 +1,125 @@
+"""What every training loop needs: device choice, torch.distributed set-up from torchrun's environment,
+atomic checkpoint writes and a CSV (+ optional TensorBoard) metrics log."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from vjepa_bench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: the local rank's GPU when CUDA is available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device={name!r} but CUDA is not available; use device=cpu or device=auto")
+    if name == "cuda":
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1): NCCL on CUDA, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    info = DistInfo(rank, world, local_rank)
+    device = pick_device(device_name, local_rank)
+    if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return info, device
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if info.enabled and dist.is_initialized():
+        value = value.clone()
+        dist.all_reduce(value)
+        value /= info.world_size
+    return value
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file then rename: a kill never leaves a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class MetricsLog:
+    """Appends rows to ``<dir>/metrics.csv`` (header written once; a resumed run drops rows past its step);
+    mirrors them to TensorBoard when asked. Only the main process writes."""
+
+    FIELDS = ("step", "split", "lr", "loss", "loss_tf", "loss_rollout", "grad_norm", "ema", "seconds")
+
+    def __init__(self, directory: Path, resume_step: int, tensorboard: bool, active: bool = True) -> None:
+        self.active = active
+        self.path = directory / "metrics.csv"
+        self.writer = None
+        if not active:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        kept: list[dict[str, str]] = []
+        if self.path.is_file():
+            with self.path.open(newline="") as fh:
+                kept = [row for row in csv.DictReader(fh) if int(row["step"]) <= resume_step]
+        with self.path.open("w", newline="") as fh:
+            out = csv.DictWriter(fh, fieldnames=self.FIELDS)
+            out.writeheader()
+            out.writerows(kept)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as err:
+                raise UsageError("tensorboard=true needs the `tensorboard` package (pip install tensorboard)") from err
+            self.writer = SummaryWriter(str(directory / "tensorboard"), purge_step=resume_step + 1)
+
+    def log(self, step: int, split: str, **values: float) -> None:
+        if not self.active:
+            return
+        row = {"step": step, "split": split, **{k: f"{v:.6g}" for k, v in values.items()}}
+        with self.path.open("a", newline="") as fh:
+            csv.DictWriter(fh, fieldnames=self.FIELDS).writerow(row)
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"{split}/{key}", value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(directory: Path) -> list[dict[str, str]]:
+    """Rows of ``<dir>/metrics.csv``."""
+    with (Path(directory) / "metrics.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
