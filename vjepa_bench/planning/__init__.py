@@ -1,1 +1,39 @@
-"""planning."""
+"""Planning with a latent world model: CEM (the paper's planner), gradient refinement, energies, state update.
+
+Typical use, once per decision::
+
+    planner = Planner(PAPER_CEM)                      # or PlannerConfig(method="cem_grad", ...)
+    energy = LatentRolloutEnergy(ac_predictor, z_now, state_now, z_goal)   # features already normalised
+    result = planner.plan(energy)                     # result.actions[0] is the action to execute
+"""
+
+from vjepa_bench.planning.cem import CEMOutput, EnergyFn, action_bound, cem, initial_std, planned_dims
+from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
+from vjepa_bench.planning.energy import FEATURE_NORM_EPS, LatentRolloutEnergy, normalize_features
+from vjepa_bench.planning.gradient import RefineOutput, refine
+from vjepa_bench.planning.planner import PlanResult, Planner, apply_deadband, resolve_device
+from vjepa_bench.planning.state_update import apply_action, euler_xyz_to_matrix, matrix_to_euler_xyz
+
+__all__ = [
+    "CEMOutput",
+    "EnergyFn",
+    "FAST_CEM_GRAD",
+    "FEATURE_NORM_EPS",
+    "LatentRolloutEnergy",
+    "PAPER_CEM",
+    "PlanResult",
+    "Planner",
+    "PlannerConfig",
+    "RefineOutput",
+    "action_bound",
+    "apply_action",
+    "apply_deadband",
+    "cem",
+    "euler_xyz_to_matrix",
+    "initial_std",
+    "matrix_to_euler_xyz",
+    "normalize_features",
+    "planned_dims",
+    "refine",
+    "resolve_device",
+]

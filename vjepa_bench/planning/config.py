@@ -1,0 +1,149 @@
+"""Planner configuration: one typed schema, validated when built, never written to at run time.
+
+Sources of the defaults (see ``/work/shared/vjepa2/FACTS.md`` §e):
+
+==========================  =========  =====================================================================
+field                       default    source
+==========================  =========  =====================================================================
+samples                     800        paper (V-JEPA 2-AC, App. B.2)
+iterations                  10         paper
+topk                        10         paper
+horizon                     1          paper
+max_position_delta          0.075      paper's bound, applied per axis (a box) as in the repo's planner
+init_position_std           None       = max_position_delta, as the repo (``maxnorm`` is also the initial std)
+momentum_mean / _std        0.15       repo ``WorldModel`` defaults (the paper gives no momenta)
+momentum_*_gripper          0.15       repo ``WorldModel`` defaults
+plan_gripper                True       repo: the gripper is planned
+gripper_clip                0.75       repo: samples clipped to ±0.75
+gripper_deadband            0.25       repo: a planned gripper delta with ``|g| < 0.25`` is output as 0
+init_gripper_std            1.0        repo
+plan_rotation               False      repo: rotation deltas fixed at 0 (the paper does not say)
+max_rotation_delta          0.25       ours (``vjepa_bench.layout.MAX_ROTATION_DELTA``); only if plan_rotation
+init_rotation_std           None       = max_rotation_delta (mirrors the position rule); only if plan_rotation
+==========================  =========  =====================================================================
+
+Rotation, when planned, uses the position momenta. ``method="cem_grad"`` runs CEM with the same fields (set
+them small, see ``FAST_CEM_GRAD``) and then refines the best candidates by projected Adam on the energy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from vjepa_bench.errors import UsageError
+from vjepa_bench.layout import MAX_POSITION_DELTA, MAX_ROTATION_DELTA
+
+METHODS = ("cem", "cem_grad")
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Cross-entropy-method planner over a (horizon, 7) action sequence; see the module docstring for sources.
+
+    Attributes:
+        method: ``"cem"`` (the paper's planner) or ``"cem_grad"`` (CEM, then projected Adam through the
+            differentiable energy from the ``grad_candidates`` best candidates).
+        samples: action sequences drawn per CEM iteration (all scored in one batch, see ``max_batch``).
+        iterations: CEM iterations.
+        topk: elites per iteration (at least 2: the std update uses the unbiased elite std).
+        horizon: actions per plan; the energy rolls the predictor forward this many steps.
+        momentum_mean, momentum_std: weight of the previous mean / std in the update
+            ``new = (1 - m) * elite_stat + m * old`` for position (and rotation) dims.
+        momentum_mean_gripper, momentum_std_gripper: the same for the gripper dim.
+        max_position_delta: per-axis box bound (m) on the position deltas.
+        init_position_std: initial std of the position deltas (m); None means ``max_position_delta``.
+        plan_rotation: plan the rotation deltas; when False they are exactly 0.
+        max_rotation_delta: per-axis box bound (rad) on the rotation deltas, if planned.
+        init_rotation_std: initial std of the rotation deltas (rad); None means ``max_rotation_delta``.
+        plan_gripper: plan the gripper delta; when False it is exactly 0.
+        gripper_clip: samples of the gripper delta are clipped to ``±gripper_clip``.
+        gripper_deadband: in the returned plan, a gripper delta with ``|g| < gripper_deadband`` becomes 0.
+        init_gripper_std: initial std of the gripper delta.
+        warm_start: start CEM from the previous plan shifted by one step (last step repeated) instead of
+            zero mean; the std restarts from its initial value. Only changes anything for ``horizon > 1``.
+        max_batch: most action sequences per energy call (chunks bound memory; None: one call per iteration).
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        seed: seed of the planner's random generator (re-seeded by ``Planner.reset``).
+        grad_candidates: ``cem_grad``: starting points refined in parallel (the CEM mean and the best elites).
+        grad_steps: ``cem_grad``: Adam steps.
+        grad_lr: ``cem_grad``: Adam learning rate in units of each dim's bound (actions are optimised as
+            ``a / bound`` in [-1, 1]); decayed by a cosine to ``grad_lr / 100`` over ``grad_steps``.
+    """
+
+    method: str = "cem"
+    samples: int = 800
+    iterations: int = 10
+    topk: int = 10
+    horizon: int = 1
+    momentum_mean: float = 0.15
+    momentum_std: float = 0.15
+    momentum_mean_gripper: float = 0.15
+    momentum_std_gripper: float = 0.15
+    max_position_delta: float = MAX_POSITION_DELTA
+    init_position_std: float | None = None
+    plan_rotation: bool = False
+    max_rotation_delta: float = MAX_ROTATION_DELTA
+    init_rotation_std: float | None = None
+    plan_gripper: bool = True
+    gripper_clip: float = 0.75
+    gripper_deadband: float = 0.25
+    init_gripper_std: float = 1.0
+    warm_start: bool = False
+    max_batch: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    grad_candidates: int = 4
+    grad_steps: int = 60
+    grad_lr: float = 0.1
+
+    def __post_init__(self) -> None:
+        def fail(field: str, why: str) -> None:
+            raise UsageError(f"planner.{field}={getattr(self, field)!r}: {why}")
+
+        if self.method not in METHODS:
+            fail("method", f"choose one of {', '.join(METHODS)}")
+        for field in ("samples", "iterations", "horizon", "grad_steps", "grad_candidates"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                fail(field, "must be an integer >= 1")
+        if isinstance(self.topk, bool) or not isinstance(self.topk, int) or not 2 <= self.topk <= self.samples:
+            fail("topk", f"must be an integer in [2, samples={self.samples}]")
+        if self.grad_candidates > self.topk + 1:
+            fail("grad_candidates", f"at most topk + 1 = {self.topk + 1} (the CEM mean and the elites)")
+        for field in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
+            if not 0.0 <= getattr(self, field) < 1.0:
+                fail(field, "must be in [0, 1)")
+        for field in ("max_position_delta", "max_rotation_delta", "gripper_clip", "init_gripper_std", "grad_lr"):
+            value = getattr(self, field)
+            if not (math.isfinite(value) and value > 0):
+                fail(field, "must be a finite number > 0")
+        for field in ("init_position_std", "init_rotation_std"):
+            value = getattr(self, field)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                fail(field, "must be None (= the bound) or a finite number > 0")
+        if not 0.0 <= self.gripper_deadband <= self.gripper_clip:
+            fail("gripper_deadband", f"must be in [0, gripper_clip={self.gripper_clip}]")
+        if self.max_batch is not None and (isinstance(self.max_batch, bool) or self.max_batch < 1):
+            fail("max_batch", "must be None or an integer >= 1")
+        if not isinstance(self.device, str) or not self.device:
+            fail("device", 'must be "auto", "cpu", "cuda" or "cuda:<index>"')
+
+    def replace(self, **changes: object) -> PlannerConfig:
+        """A validated copy with some fields changed (the config itself is frozen)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def evaluations_per_plan(self) -> int:
+        """Predictor sample-steps of one ``plan`` call (forward passes; see ``PlanResult.evaluations``)."""
+        cem = self.samples * self.iterations * self.horizon
+        grad = self.grad_candidates * (self.grad_steps + 1) * self.horizon if self.method == "cem_grad" else 0
+        return cem + grad + self.horizon
+
+
+PAPER_CEM = PlannerConfig(method="cem", samples=800, iterations=10, topk=10, horizon=1)
+"""The paper's V-JEPA 2-AC planner: 800 samples, 10 iterations, top 10, horizon 1, box 0.075 m."""
+
+FAST_CEM_GRAD = PlannerConfig(method="cem_grad", samples=64, iterations=3, topk=8, horizon=1)
+"""A small CEM (64 samples x 3 iterations, top 8) then 60 projected Adam steps from 4 candidates in parallel."""
