@@ -141,3 +141,25 @@ def test_collect_on_real_env(tmp_path, env_id):
         assert 2 <= len(trajectory.actions) <= 4
         assert 35.0 <= trajectory.camera["azimuth_deg"] <= 85.0
         assert trajectory.images.std() > 0  # rendered, not blank
+
+
+def test_collect_command_reads_its_config(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from vjepa_bench.data.command import main
+    from vjepa_bench.errors import UsageError
+
+    cfg = OmegaConf.create({
+        "env": {"name": "fake", "id": FAKE_ID, "kwargs": {}},
+        "camera": {"name": "default", "pose": {"azimuth_deg": None}, "randomization": None},
+        "episodes": 2, "seed": 5, "policy": "random", "policy_kwargs": {}, "shard_size": 10, "image_size": 4,
+        "max_steps": 2, "progress": False, "out_dir": str(tmp_path),
+    })  # fmt: skip
+    main(cfg)
+    assert "collected 2 episode(s)" in capsys.readouterr().out
+    with TrajectoryReader(tmp_path) as reader:
+        assert [t.seed for t in reader] == [5, 6] and reader[0].images.shape == (3, 4, 4, 3)
+    with pytest.raises(UsageError, match="another base seed"):
+        main(OmegaConf.merge(cfg, {"seed": 0}))
+    with pytest.raises(UsageError, match="unknown exploration policy"):
+        main(OmegaConf.merge(cfg, {"policy": "nope"}))

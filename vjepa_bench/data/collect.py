@@ -94,6 +94,7 @@ def collect(
 
     if episodes < 0:
         raise ValueError(f"episodes must be >= 0, got {episodes}")
+    explorer = make_policy(policy, **(policy_kwargs or {})) if isinstance(policy, str) else policy
     writer = TrajectoryWriter(out_dir, shard_size=shard_size)
     for index in writer.done_indices & set(range(episodes)):
         if writer.seed_of(index) != seed + index:
@@ -111,7 +112,6 @@ def collect(
         kwargs["camera_randomization"] = camera_randomization
     make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
     env = gym.make(env_id, **make_kwargs, **kwargs)
-    explorer = make_policy(policy, **(policy_kwargs or {})) if isinstance(policy, str) else policy
     successes = 0
     bar = tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress, initial=0)
     try:
