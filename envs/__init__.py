@@ -1,1 +1,41 @@
-"""envs."""
+"""Gymnasium Franka Panda table-top envs (MuJoCo) with image goals; importing this module registers them.
+
+Ids (``gym.make(id, **kwargs)``):
+
+* ``vjepa_bench/FrankaReach-v0``: move the hand to a goal position (30 steps).
+* ``vjepa_bench/FrankaGrasp-v0``: grasp the ``object`` ("box" or "cup") and lift it (30 steps).
+* ``vjepa_bench/FrankaPickPlace-v0``: pick the object and place it on a coaster, 3 sub-goals 4 / 10 / 4 (18 steps).
+* ``vjepa_bench/FrankaReachWithObject-v0``: carry the held object to a goal position (30 steps).
+
+Keyword arguments (all envs): ``image_size=256``, ``camera`` (``CameraPose`` or dict), ``camera_randomization``
+(``CameraRandomization`` or dict of ranges), ``render_mode=None | "rgb_array"``, ``shadows=True``; ``object="box"``
+for the three object tasks. See each env class's docstring for the full spec.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from vjepa_bench.envs.base import FrankaEnv, GoalSpec
+from vjepa_bench.envs.camera import CameraPose, CameraRandomization
+from vjepa_bench.envs.grasp import FrankaGraspEnv
+from vjepa_bench.envs.pick_place import FrankaPickPlaceEnv
+from vjepa_bench.envs.reach import FrankaReachEnv
+from vjepa_bench.envs.reach_with_object import FrankaReachWithObjectEnv
+
+ENV_CLASSES: dict[str, type[FrankaEnv]] = {
+    "vjepa_bench/FrankaReach-v0": FrankaReachEnv,
+    "vjepa_bench/FrankaGrasp-v0": FrankaGraspEnv,
+    "vjepa_bench/FrankaPickPlace-v0": FrankaPickPlaceEnv,
+    "vjepa_bench/FrankaReachWithObject-v0": FrankaReachWithObjectEnv,
+}
+ENV_IDS = tuple(ENV_CLASSES)
+OBJECT_TASKS = tuple(i for i, c in ENV_CLASSES.items() if c.uses_object)
+
+for _env_id, _cls in ENV_CLASSES.items():
+    if _env_id not in gym.registry:
+        gym.register(id=_env_id, entry_point=f"{_cls.__module__}:{_cls.__name__}",
+                     max_episode_steps=_cls.max_episode_steps)
+
+__all__ = ["ENV_CLASSES", "ENV_IDS", "OBJECT_TASKS", "CameraPose", "CameraRandomization", "FrankaEnv", "GoalSpec",
+           "FrankaGraspEnv", "FrankaPickPlaceEnv", "FrankaReachEnv", "FrankaReachWithObjectEnv"]

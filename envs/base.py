@@ -66,6 +66,9 @@ class FrankaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
     max_episode_steps = 50
     uses_object = False
+    task = "base"
+    workspace = (WORKSPACE_LOW, WORKSPACE_HIGH)
+    """Task family name: reach, grasp, pick_place or reach_with_object."""
 
     def __init__(
         self,
@@ -103,6 +106,7 @@ class FrankaEnv(gym.Env):
         self._camera_id = m.camera(scene.OBS_CAMERA).id
         self._arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
         self._arm_dof = np.array([m.jnt_dofadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
+        self._finger_ctrl = np.array([NROBOT, NROBOT + 1])
         self._finger_qpos = np.array([m.jnt_qposadr[m.joint(n).id] for n in ("finger_joint1", "finger_joint2")])
         self._joint_low = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 0]
         self._joint_high = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 1]
@@ -113,6 +117,10 @@ class FrankaEnv(gym.Env):
             self._object_qpos = m.jnt_qposadr[m.joint("object_joint").id]
             self._object_geoms = self._body_geoms({"object"})
         self._state_spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self._scratch.qpos[self._arm_qpos] = HOME_QPOS
+        mujoco.mj_kinematics(m, self._scratch)
+        self._grip_to_flange = float(np.linalg.norm(self._scratch.site_xpos[self._flange]
+                                                    - self._scratch.site_xpos[self._grip]))
 
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
@@ -328,6 +336,15 @@ class FrankaEnv(gym.Env):
         return {"images": np.stack(images), "states": np.stack(states).astype(np.float32), "steps": steps}
 
     # ------------------------------------------------------------------------------------------- objects
+    def grip_to_flange(self) -> float:
+        """Distance (m) from the grip point between the finger pads up to the flange."""
+        return self._grip_to_flange
+
+    def object_yaw(self, data: mujoco.MjData | None = None) -> float:
+        data = self.data if data is None else data
+        w, x, y, z = data.xquat[self._object_body]
+        return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
     def grasp_offset(self) -> np.ndarray:
         """Grasp point minus object origin (world axes, object upright): box centre, cup wall 6 cm up."""
         return np.array([0.0, 0.0, scene.CUP_GRASP_HEIGHT if self.object_kind == "cup" else 0.0])

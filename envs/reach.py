@@ -57,6 +57,7 @@ class FrankaReachEnv(FrankaEnv):
     * v0: initial version.
     """
 
+    task = "reach"
     max_episode_steps = 30
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:

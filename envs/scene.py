@@ -24,6 +24,7 @@ CUP_WALL = 0.006
 CUP_GRASP_HEIGHT = 0.06
 """Height above the cup's base where the fingers hold it."""
 PLATE_RADIUS = 0.07
+PLATE_THICKNESS = 0.006
 
 
 def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
@@ -135,9 +136,9 @@ def add_cup(spec: mujoco.MjSpec, name: str = "object", rgba=(0.95, 0.93, 0.88, 1
 def add_plate(spec: mujoco.MjSpec, name: str = "target") -> mujoco.MjsBody:
     """The place target: a thin round coaster (mocap body, so each episode can move it without recompiling)."""
     body = spec.worldbody.add_body(name=name, pos=[0.5, 0.2, TABLE_TOP], mocap=True)
-    body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS, 0.003, 0],
-                  pos=[0, 0, 0.003], rgba=[0.2, 0.45, 0.75, 1], friction=[1.0, 0.005, 0.0001])
-    body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS * 0.8, 0.0005, 0], pos=[0, 0, 0.0062],
+    body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS, PLATE_THICKNESS / 2, 0],
+                  pos=[0, 0, PLATE_THICKNESS / 2], rgba=[0.2, 0.45, 0.75, 1], friction=[1.0, 0.005, 0.0001])
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS * 0.8, 0.0005, 0], pos=[0, 0, PLATE_THICKNESS + 0.0002],
                   rgba=[0.93, 0.93, 0.95, 1], contype=0, conaffinity=0)
     return body
 

@@ -1,0 +1,131 @@
+"""A privileged oracle that reads the simulator and solves every task: proof that the tasks are solvable and that
+their success checks are right. It needs the unwrapped env (``FrankaEnv``) passed to ``reset``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vjepa_bench import layout
+from vjepa_bench.agents.base import register_agent
+
+CLOSE_ENOUGH = 0.012
+"""A waypoint counts as reached when both the commanded and the measured flange are this close (m)."""
+HOVER = 0.07
+"""Height (m) above the grasp pose from which the hand descends."""
+PLACE_CLEARANCE = 0.01
+"""The object is released this far above its resting height."""
+
+
+@register_agent("scripted")
+class ScriptedAgent:
+    """Waypoint oracle: align over the object, descend, close, lift, carry, lower, open (whatever the task needs)."""
+
+    name = "scripted"
+
+    def __init__(self, seed: int | None = None):
+        self._env: Any = None
+        self._phase = 0
+        self._wait = 0
+        self._info: dict[str, Any] = {}
+
+    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
+        self._env = getattr(env, "unwrapped", env)
+        if not hasattr(self._env, "task"):
+            raise TypeError("the scripted agent needs a vjepa_bench Franka env (privileged access)")
+        self._phase = 0
+        self._wait = 0
+        self._yaw = None
+
+    def step_info(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        env = self._env
+        task = env.task
+        if task == "reach":
+            action = self._move(env.goal_position, grip=0.0)
+        elif task == "reach_with_object":
+            offset = env.object_position() - env.data.site_xpos[env._flange]
+            action = self._move(env.goal_object - offset, grip=1.0)
+        else:
+            action = self._pick(env)
+        self._info = {"phase": self._phase}
+        return action.astype(np.float32)
+
+    # ------------------------------------------------------------------------------------------------------
+    def _grasp_yaw(self, env: Any) -> float:
+        """Gripper yaw that closes the fingers across the box faces / across the mug body (clear of the handle)."""
+        period = np.pi / 2 if env.object_kind == "box" else np.pi
+        yaw = env.object_yaw()
+        return float((yaw + period / 2) % period - period / 2)
+
+    def _pick(self, env: Any) -> np.ndarray:
+        to_flange = env.grasp_offset() + [0.0, 0.0, env.grip_to_flange()]
+        if self._yaw is None:
+            self._yaw = self._grasp_yaw(env)
+        grasp = env.start_object + to_flange
+        phases = ["hover", "descend", "close", "lift"]
+        if env.task == "pick_place":
+            phases += ["carry", "lower", "open", "retreat"]
+        release = env.target_object + to_flange + [0.0, 0.0, PLACE_CLEARANCE] if env.task == "pick_place" else None
+        while True:
+            phase = phases[min(self._phase, len(phases) - 1)]
+            if phase == "hover":
+                target, grip, done = grasp + [0.0, 0.0, HOVER], 0.0, self._reached(grasp + [0, 0, HOVER], 0.03)
+                done = done and self._yaw_done()
+            elif phase == "descend":
+                target, grip = grasp, 0.0
+                done = self._reached(target)
+            elif phase in ("close", "open"):
+                target, grip = (grasp, 1.0) if phase == "close" else (release, 0.0)
+                done = self._wait >= 1  # one 0.25 s step with the new gripper command
+            elif phase == "lift":
+                lifted = env.goal_object if env.task == "grasp" else env.subgoal_objects[0]
+                target, grip = lifted + to_flange, 1.0
+                done = self._reached(target, 0.03) and env.task == "pick_place"
+            elif phase == "carry":
+                target, grip = env.subgoal_objects[1] + to_flange, 1.0
+                done = self._reached(target, 0.02)
+            elif phase == "lower":
+                target, grip = release, 1.0
+                done = self._reached(target)
+            else:
+                target, grip, done = release + [0.0, 0.0, 0.08], 0.0, False
+            if not done or self._phase >= len(phases) - 1:
+                break
+            self._phase += 1
+            self._wait = 0
+        if phase in ("close", "open"):
+            self._wait += 1
+        return self._move(target, grip)
+
+    def _desired_rotation(self) -> Rotation:
+        from vjepa_bench.envs.base import TOP_DOWN
+
+        yaw = 0.0 if self._yaw is None else self._yaw
+        return Rotation.from_euler("z", yaw) * TOP_DOWN
+
+    def _yaw_done(self) -> bool:
+        error = self._desired_rotation() * self._env._target_rot.inv()
+        return error.magnitude() < 0.05
+
+    def _reached(self, target: np.ndarray, tolerance: float = CLOSE_ENOUGH) -> bool:
+        env = self._env
+        commanded = np.linalg.norm(np.clip(target, *env.workspace) - env._target_pos)
+        measured = np.linalg.norm(np.clip(target, *env.workspace) - env.data.site_xpos[env._flange])
+        return commanded < 1e-3 and measured < tolerance
+
+    def _move(self, target: np.ndarray, grip: float) -> np.ndarray:
+        env = self._env
+        action = np.zeros(layout.ACTION_DIM)
+        action[layout.POSITION] = target - env._target_pos
+        rotvec = (self._desired_rotation() * env._target_rot.inv()).as_rotvec()
+        angle = np.linalg.norm(rotvec)
+        if angle > layout.MAX_ROTATION_DELTA:  # turn at the bounded rate about the same axis
+            rotvec *= layout.MAX_ROTATION_DELTA / angle
+        action[layout.ROTATION] = Rotation.from_rotvec(rotvec).as_euler("xyz")
+        action[layout.GRIPPER] = grip - env._target_grip
+        return layout.clip_action(action)

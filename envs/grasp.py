@@ -1,0 +1,77 @@
+"""FrankaGrasp-v0: grasp the object (cup or box) and lift it, as shown in a goal image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from vjepa_bench.envs import scene
+from vjepa_bench.envs.base import FrankaEnv, GoalSpec
+
+LIFT_SUCCESS = 0.05
+"""Grasp succeeds when the object is at least 5 cm above its start height and held by both fingers."""
+GOAL_LIFT = 0.1
+OBJECT_LOW = np.array([0.4, -0.15])
+OBJECT_HIGH = np.array([0.6, 0.15])
+
+
+class FrankaGraspEnv(FrankaEnv):
+    """Grasp: pick up the object (a 5 cm box or a mug) and hold it lifted.
+
+    ## Description
+    The Panda (see ``FrankaReach-v0`` for the robot, the action and the observation) faces one object on the table.
+    The goal image shows the object held between the closed fingers, lifted 10 cm above its start position.
+    Grasps are physical: finger servos limited to 20 N and friction, no weld.
+
+    ## Action Space
+    ``Box(-bound, bound, (7,), float32)``: flange position delta (m, bound 0.075), rotation delta (Euler xyz, rad,
+    bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``.
+
+    ## Rewards
+    ``-distance`` (m) between the object and its goal position, plus 1 on success.
+
+    ## Starting State
+    Object upright at x [0.4, 0.6], y [-0.15, 0.15] m; box yaw within +-45 deg, cup handle within +-40 deg of the
+    +-x axis. Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.3, 0.45] m, hand down, gripper open.
+
+    ## Episode End
+    Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps.
+
+    ## Arguments
+    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``; ``object`` is ``"box"`` or ``"cup"``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    task = "grasp"
+    max_episode_steps = 30
+    uses_object = True
+
+    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+        (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
+
+    def _initialize_episode(self, rng: np.random.Generator) -> None:
+        self._start_robot(rng)
+        self._place_object(rng.uniform(OBJECT_LOW, OBJECT_HIGH), self._sample_object_yaw(rng))
+        mujoco.mj_kinematics(self.model, self.data)
+        self.start_object = self.object_position()
+        self.goal_object = self.start_object + [0.0, 0.0, GOAL_LIFT]
+
+    def _goal_specs(self) -> list[GoalSpec]:
+        flange = self.goal_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
+        return [GoalSpec(position=flange, rotation=self._target_rot, finger=self.object_half_width(),
+                         object_in_hand=True, steps=self.max_episode_steps)]
+
+    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        position = self.object_position(data)
+        lifted = position[2] - self.start_object[2] >= LIFT_SUCCESS
+        grasped = self.is_grasped(data)
+        return {"is_grasped": grasped, "is_lifted": bool(lifted), "success": bool(lifted and grasped),
+                "distance": float(np.linalg.norm(position - self.goal_object))}

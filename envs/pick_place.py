@@ -1,0 +1,103 @@
+"""FrankaPickPlace-v0: pick the object up and place it on a coaster, following three goal images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from vjepa_bench.envs import scene
+from vjepa_bench.envs.base import FrankaEnv, GoalSpec
+
+PLACE_SUCCESS = 0.05
+"""Pick-and-place succeeds when the object is within 5 cm of its target position and released."""
+SCHEDULE = (4, 10, 4)
+"""Steps each sub-goal is active: grasped, near the target, placed (the paper's schedule)."""
+LIFT = 0.08
+OBJECT_LOW = np.array([0.4, -0.2])
+OBJECT_HIGH = np.array([0.6, 0.2])
+TARGET_LOW = np.array([0.35, -0.3])
+TARGET_HIGH = np.array([0.65, 0.3])
+MIN_SEPARATION = 0.18
+APPROACH_HEIGHT = 0.07
+"""The hand starts this far above its grasp pose, over the object (within 2 cm in x and y)."""
+
+
+class FrankaPickPlaceEnv(FrankaEnv):
+    """Pick-and-place: grasp the object (box or mug), carry it over the coaster and put it down there.
+
+    ## Description
+    The object stands on the table next to a round blue coaster (a physical, visible place target). Three goal
+    images are given, each active for a fixed number of steps: 1. the object grasped and lifted 8 cm (4 steps),
+    2. the object held 8 cm above the coaster (10 steps), 3. the object on the coaster, hand open (4 steps).
+
+    ## Action Space
+    ``Box(-bound, bound, (7,), float32)``: flange position delta (m, bound 0.075), rotation delta (Euler xyz, rad,
+    bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``.
+
+    ## Rewards
+    ``-distance`` (m) between the object and the object position of the active sub-goal, plus 1 on success.
+
+    ## Starting State
+    Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v0``); coaster centre at x [0.35, 0.65],
+    y [-0.3, 0.3] m, at least 18 cm from the object. The open hand starts 7 cm above its grasp pose over the object
+    (x, y within 2 cm), so that the first sub-goal can be reached within its 4 steps.
+
+    ## Episode End
+    Terminates on success: object within 5 cm of its resting position at the coaster centre and released (no finger
+    touches it). Truncated after 18 steps (4 + 10 + 4).
+
+    ## Arguments
+    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box", image_size=256, camera=None,
+    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is ``"box"`` or ``"cup"``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    task = "pick_place"
+    max_episode_steps = sum(SCHEDULE)
+    uses_object = True
+
+    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+        (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
+        scene.add_plate(spec)
+
+    def _initialize_episode(self, rng: np.random.Generator) -> None:
+        object_xy = rng.uniform(OBJECT_LOW, OBJECT_HIGH)
+        while True:
+            target_xy = rng.uniform(TARGET_LOW, TARGET_HIGH)
+            if np.linalg.norm(target_xy - object_xy) >= MIN_SEPARATION:
+                break
+        self._place_object(object_xy, self._sample_object_yaw(rng))
+        self.data.mocap_pos[0] = [target_xy[0], target_xy[1], scene.TABLE_TOP]
+        hand_xy = object_xy + rng.uniform(-0.02, 0.02, size=2)
+        grasp_z = self.object_rest_height() + self.grasp_offset()[2] + self.grip_to_flange()
+        self._set_robot(np.array([hand_xy[0], hand_xy[1], grasp_z + APPROACH_HEIGHT]))
+        mujoco.mj_kinematics(self.model, self.data)
+        self.start_object = self.object_position()
+        self.target_object = np.array([target_xy[0], target_xy[1], self.object_rest_height() + scene.PLATE_THICKNESS])
+        lift = np.array([0.0, 0.0, LIFT])
+        self.subgoal_objects = [self.start_object + lift, self.target_object + lift, self.target_object]
+
+    def _goal_specs(self) -> list[GoalSpec]:
+        to_flange = self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
+        held = self.object_half_width()
+        rot = self._target_rot
+        return [
+            GoalSpec(self.subgoal_objects[0] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[0]),
+            GoalSpec(self.subgoal_objects[1] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[1]),
+            GoalSpec(self.subgoal_objects[2] + to_flange + [0.0, 0.0, 0.02], rot, object_pos=self.target_object,
+                     steps=SCHEDULE[2]),
+        ]
+
+    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        position = self.object_position(data)
+        grasped = self.is_grasped(data)
+        placed = float(np.linalg.norm(position - self.target_object)) < PLACE_SUCCESS
+        return {"is_grasped": grasped, "is_placed": placed, "success": bool(placed and not grasped),
+                "distance": float(np.linalg.norm(position - self.subgoal_objects[subgoal]))}
