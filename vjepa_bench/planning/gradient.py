@@ -51,8 +51,8 @@ def _energy_and_grad(
 def refine(energy_fn: EnergyFn, config: PlannerConfig, candidates: torch.Tensor) -> RefineOutput:
     """Refine ``candidates (N, H, 7)`` by ``config.grad_steps`` projected Adam steps on ``energy_fn``.
 
-    Learning rate ``config.grad_lr`` (in units of each dim's bound) with cosine decay to ``LR_FLOOR`` times that. Returns the
-    lowest-energy plan evaluated (the candidates themselves included). Must run outside ``inference_mode``.
+    Learning rate ``config.grad_lr`` (in units of each dim's bound), cosine-decayed to ``LR_FLOOR`` times that.
+    Returns the lowest-energy plan evaluated (the candidates included). Must run outside ``inference_mode``.
     """
     if torch.is_inference_mode_enabled():
         raise RuntimeError("refine needs autograd: call it outside torch.inference_mode")

@@ -1,0 +1,122 @@
+"""Compare planner configs on latent planning problems built from an AC predictor (random weights are fine).
+
+A problem: random normalised context features, a fixed state, and a goal = the predictor's own rollout of a
+random in-box action sequence plus Gaussian noise in feature space, re-normalised (so the goal is not exactly
+reachable, as a real goal image is not; ``goal_noise=0`` makes the optimum exactly that action, energy 0).
+
+    rows = compare_planners(predictor, feature_dim=32, problems=6, horizon=1)
+    print(format_summary(summarize(rows)))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from statistics import mean
+from typing import Any
+
+import torch
+from torch import nn
+
+from vjepa_bench.layout import ACTION_DIM, GRIPPER, POSITION
+from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
+from vjepa_bench.planning.energy import LatentRolloutEnergy, normalize_features
+from vjepa_bench.planning.planner import Planner
+
+DEFAULT_CONFIGS: Mapping[str, PlannerConfig] = {"paper_cem": PAPER_CEM, "cem_grad": FAST_CEM_GRAD}
+_STATE = (0.5, 0.0, 0.3, 3.0, 0.1, -1.9, 0.2)  # a DROID-like end-effector state (layout.py)
+
+
+def latent_problem(
+    predictor: nn.Module,
+    feature_dim: int,
+    horizon: int = 1,
+    goal_noise: float = 0.5,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> tuple[LatentRolloutEnergy, torch.Tensor]:
+    """One problem: ``(energy, target_actions (H, 7))``; the target generated the (noise-free) goal."""
+    generator = torch.Generator().manual_seed(seed)
+    tokens = int(predictor.tokens_per_frame)
+    context = normalize_features(torch.randn(tokens, feature_dim, generator=generator)).to(device)  # (P, D)
+    state = torch.tensor(_STATE, device=device)  # (7,)
+    target = torch.zeros(horizon, ACTION_DIM)  # (H, 7)
+    target[:, POSITION] = (torch.rand(horizon, 3, generator=generator) * 2 - 1) * 0.8 * PAPER_CEM.max_position_delta
+    target[:, GRIPPER] = 0.5
+    noise = goal_noise * torch.randn(tokens, feature_dim, generator=generator)  # (P, D)
+    target, noise = target.to(device), noise.to(device)
+    with torch.inference_mode():
+        reached = LatentRolloutEnergy(predictor, context, state, context).rollout(target[None])[0, -1]  # (P, D)
+        goal = normalize_features(reached.float() + noise)  # (P, D)
+    return LatentRolloutEnergy(predictor, context, state, goal), target
+
+
+def compare_planners(
+    predictor: nn.Module,
+    feature_dim: int,
+    configs: Mapping[str, PlannerConfig] = DEFAULT_CONFIGS,
+    problems: int = 6,
+    horizon: int = 1,
+    goal_noise: float = 0.5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Plan every problem with every config (horizon overridden); one row per (config, problem).
+
+    Rows: ``config, problem, horizon, energy, evaluations, gradient_evaluations, time_s`` and ``gap``: the
+    relative energy difference to the first config on the same problem (negative: lower energy).
+    """
+    predictor.eval()
+    rows = []
+    for problem in range(problems):
+        reference = None
+        for name, config in configs.items():
+            config = config.replace(horizon=horizon, seed=seed + problem)
+            planner = Planner(config)
+            energy, _ = latent_problem(predictor, feature_dim, horizon, goal_noise, seed + problem, planner.device)
+            result = planner.plan(energy)
+            reference = result.energy if reference is None else reference
+            rows.append(
+                {
+                    "config": name,
+                    "problem": problem,
+                    "horizon": horizon,
+                    "energy": result.energy,
+                    "gap": (result.energy - reference) / abs(reference) if reference else 0.0,
+                    "evaluations": result.evaluations,
+                    "gradient_evaluations": result.gradient_evaluations,
+                    "time_s": result.time_s,
+                }
+            )
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per config: mean energy, mean and worst gap, evaluations per plan, mean time."""
+    out = []
+    for name in dict.fromkeys(row["config"] for row in rows):
+        mine = [row for row in rows if row["config"] == name]
+        out.append(
+            {
+                "config": name,
+                "mean_energy": mean(row["energy"] for row in mine),
+                "mean_gap": mean(row["gap"] for row in mine),
+                "worst_gap": max(row["gap"] for row in mine),
+                "evaluations": mean(row["evaluations"] for row in mine),
+                "gradient_evaluations": mean(row["gradient_evaluations"] for row in mine),
+                "time_s": mean(row["time_s"] for row in mine),
+            }
+        )
+    return out
+
+
+def format_summary(summary: list[dict[str, Any]]) -> str:
+    """A plain-text table of ``summarize``'s output."""
+    lines = [f"{'config':<12} {'energy':>9} {'mean gap':>9} {'worst gap':>9} {'evals':>7} {'grad evals':>10} {'time s':>7}"]
+    for s in summary:
+        lines.append(
+            f"{s['config']:<12} {s['mean_energy']:9.5f} {s['mean_gap']:+9.1e} {s['worst_gap']:+9.1e} "
+            f"{s['evaluations']:7.0f} {s['gradient_evaluations']:10.0f} {s['time_s']:7.3f}"
+        )
+    return "\n".join(lines)
+
+
+__all__ = ["DEFAULT_CONFIGS", "compare_planners", "format_summary", "latent_problem", "summarize"]
