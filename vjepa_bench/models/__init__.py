@@ -1,1 +1,70 @@
-"""models."""
+"""V-JEPA 2 models in our own PyTorch: encoder, AC predictor, mask-denoising predictor, attentive probe,
+and checkpoint I/O (official ``.pt``, HF snapshots, our own format).  See FACTS.md §a, §b, §g.1, §h."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+from .ac_predictor import ACPredictor, build_ac_predictor
+from .checkpoints import (
+    OFFICIAL_CHECKPOINTS,
+    CheckpointError,
+    LoadedCheckpoint,
+    default_checkpoint_dir,
+    load_checkpoint,
+    load_weights,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from .encoder import VisionTransformer, build_encoder
+from .flops import ac_predictor_flops, encoder_flops
+from .predictor import MaskPredictor, build_predictor
+from .presets import ACPredictorConfig, EncoderConfig, PredictorConfig, ProbeConfig
+from .probe import AttentiveProbe, build_probe
+
+FEATURE_NORM_EPS = 1e-5
+
+
+def layer_norm_features(x: torch.Tensor, eps: float = FEATURE_NORM_EPS) -> torch.Tensor:
+    """Parameter-free layer norm over the last (feature) axis, eps 1e-5 (FACTS §b.6): applied to encoder
+    targets/goals and to every predicted frame in AC training and planning."""
+    return F.layer_norm(x, (x.shape[-1],), eps=eps)
+
+
+def inference_autocast(device: torch.device | str) -> contextlib.AbstractContextManager[None]:
+    """bf16 autocast on CUDA, a no-op elsewhere; wrap forward passes with it for fast inference."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+__all__ = [
+    "ACPredictor",
+    "ACPredictorConfig",
+    "AttentiveProbe",
+    "CheckpointError",
+    "EncoderConfig",
+    "LoadedCheckpoint",
+    "MaskPredictor",
+    "OFFICIAL_CHECKPOINTS",
+    "PredictorConfig",
+    "ProbeConfig",
+    "VisionTransformer",
+    "ac_predictor_flops",
+    "build_ac_predictor",
+    "build_encoder",
+    "build_predictor",
+    "build_probe",
+    "default_checkpoint_dir",
+    "encoder_flops",
+    "inference_autocast",
+    "layer_norm_features",
+    "load_checkpoint",
+    "load_weights",
+    "resolve_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,196 @@
+"""Key maps between HuggingFace ``transformers`` VJEPA2 state dicts and the official layout (FACTS §h.4).
+
+HF splits every fused ``qkv`` (and the probe's ``kv``) into separate projections; we concatenate them back
+(rows q, k, v in that order).  Also builds our configs from an HF ``config.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+
+from .presets import EncoderConfig, PredictorConfig
+
+# HF name pattern -> official name; "{part}" marks a piece of a fused projection.
+_HF_TO_OFFICIAL: list[tuple[str, str]] = [
+    (r"encoder\.embeddings\.patch_embeddings\.proj\.", "patch_embed.proj."),
+    (r"encoder\.layer\.(\d+)\.attention\.proj\.", r"blocks.\1.attn.proj."),
+    (r"encoder\.layer\.(\d+)\.attention\.(query|key|value)\.", r"blocks.\1.attn.qkv{\2}."),
+    (r"encoder\.layer\.(\d+)\.", r"blocks.\1."),
+    (r"encoder\.layernorm\.", "norm."),
+    (r"predictor\.embeddings\.predictor_embeddings\.", "predictor_embed."),
+    (r"predictor\.layer\.(\d+)\.attention\.proj\.", r"predictor_blocks.\1.attn.proj."),
+    (r"predictor\.layer\.(\d+)\.attention\.(query|key|value)\.", r"predictor_blocks.\1.attn.qkv{\2}."),
+    (r"predictor\.layer\.(\d+)\.", r"predictor_blocks.\1."),
+    (r"predictor\.layernorm\.", "predictor_norm."),
+    (r"predictor\.proj\.", "predictor_proj."),
+    (r"pooler\.cross_attention_layer\.layer_norm(\d)\.", r"pooler.cross_attention_block.norm\1."),
+    (r"pooler\.cross_attention_layer\.cross_attn\.q_proj\.", "pooler.cross_attention_block.xattn.q."),
+    (r"pooler\.cross_attention_layer\.cross_attn\.(k|v)_proj\.", r"pooler.cross_attention_block.xattn.kv{\1}."),
+    (r"pooler\.cross_attention_layer\.mlp\.", "pooler.cross_attention_block.mlp."),
+    (r"pooler\.self_attention_layers\.(\d+)\.layer_norm(\d)\.", r"pooler.blocks.\1.norm\2."),
+    (r"pooler\.self_attention_layers\.(\d+)\.self_attn\.(q|k|v)_proj\.", r"pooler.blocks.\1.attn.qkv{\2}."),
+    (r"pooler\.self_attention_layers\.(\d+)\.self_attn\.out_proj\.", r"pooler.blocks.\1.attn.proj."),
+    (r"pooler\.self_attention_layers\.(\d+)\.mlp\.", r"pooler.blocks.\1.mlp."),
+    (r"classifier\.", "linear."),
+]
+_PART_ORDER = {"query": 0, "key": 1, "value": 2, "q": 0, "k": 1, "v": 2}
+_DROPPED = {"encoder.embeddings.position_embeddings", "predictor.embeddings.position_embeddings"}
+
+
+def _role_of(official_key: str) -> str:
+    if official_key.startswith(("pooler.", "linear.")):
+        return "probe"
+    if official_key.startswith("predictor_") or official_key.startswith("mask_tokens."):
+        return "predictor"
+    return "encoder"
+
+
+def hf_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """Split an HF VJEPA2 state dict into official-layout ``{"encoder"|"predictor"|"probe": state_dict}``."""
+    pieces: dict[str, dict[int, torch.Tensor]] = {}
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for raw_key, value in state_dict.items():
+        key = raw_key[len("vjepa2."):] if raw_key.startswith("vjepa2.") else raw_key
+        if key in _DROPPED:
+            continue
+        if key == "predictor.embeddings.mask_tokens":  # (M, 1, 1, P) -> M tensors (1, 1, P)
+            for i in range(value.shape[0]):
+                out.setdefault("predictor", {})[f"mask_tokens.{i}"] = value[i]
+            continue
+        new = key
+        for pattern, repl in _HF_TO_OFFICIAL:
+            if re.match(pattern, key):
+                new = re.sub("^" + pattern, repl, key)
+                break
+        part = re.search(r"\{(\w+)\}", new)
+        if part:
+            fused = new.replace(part.group(0), "")
+            pieces.setdefault(fused, {})[_PART_ORDER[part.group(1)]] = value
+        else:
+            out.setdefault(_role_of(new), {})[new] = value
+    for fused, parts in pieces.items():
+        out.setdefault(_role_of(fused), {})[fused] = torch.cat([parts[i] for i in sorted(parts)], dim=0)
+    return out
+
+
+def official_to_hf(
+    encoder: dict[str, torch.Tensor] | None = None,
+    predictor: dict[str, torch.Tensor] | None = None,
+    probe: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`hf_to_official` (used to write HF-style snapshots, e.g. in tests)."""
+    out: dict[str, torch.Tensor] = {}
+
+    def split(prefix: str, value: torch.Tensor, names: tuple[str, ...], suffix: str) -> None:
+        for name, chunk in zip(names, value.chunk(len(names), dim=0)):
+            out[f"{prefix}{name}{suffix}"] = chunk.clone()
+
+    for k, v in (encoder or {}).items():
+        if m := re.match(r"blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"encoder.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
+            continue
+        k2 = re.sub(r"^blocks\.(\d+)\.attn\.", r"encoder.layer.\1.attention.", k)
+        k2 = re.sub(r"^blocks\.", "encoder.layer.", k2)
+        k2 = re.sub(r"^patch_embed\.", "encoder.embeddings.patch_embeddings.", k2)
+        out[re.sub(r"^norm\.", "encoder.layernorm.", k2)] = v
+    masks = []
+    for k, v in (predictor or {}).items():
+        if k.startswith("mask_tokens."):
+            masks.append((int(k.split(".")[1]), v))
+            continue
+        if m := re.match(r"predictor_blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"predictor.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
+            continue
+        k2 = re.sub(r"^predictor_blocks\.(\d+)\.attn\.", r"predictor.layer.\1.attention.", k)
+        k2 = re.sub(r"^predictor_blocks\.", "predictor.layer.", k2)
+        k2 = re.sub(r"^predictor_embed\.", "predictor.embeddings.predictor_embeddings.", k2)
+        k2 = re.sub(r"^predictor_norm\.", "predictor.layernorm.", k2)
+        out[re.sub(r"^predictor_proj\.", "predictor.proj.", k2)] = v
+    if masks:
+        out["predictor.embeddings.mask_tokens"] = torch.stack([v for _, v in sorted(masks, key=lambda t: t[0])])
+    for k, v in (probe or {}).items():
+        if m := re.match(r"pooler\.blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"pooler.self_attention_layers.{m[1]}.self_attn.", v, ("q_proj", "k_proj", "v_proj"), m[2])
+            continue
+        if m := re.match(r"pooler\.cross_attention_block\.xattn\.kv(\.\w+)$", k):
+            split("pooler.cross_attention_layer.cross_attn.", v, ("k_proj", "v_proj"), m[1])
+            continue
+        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.attn\.proj\.", r"pooler.self_attention_layers.\1.self_attn.out_proj.", k)
+        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.norm(\d)\.", r"pooler.self_attention_layers.\1.layer_norm\2.", k2)
+        k2 = re.sub(r"^pooler\.blocks\.", "pooler.self_attention_layers.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.xattn\.q\.", "pooler.cross_attention_layer.cross_attn.q_proj.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.norm(\d)\.", r"pooler.cross_attention_layer.layer_norm\1.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.", "pooler.cross_attention_layer.", k2)
+        out[re.sub(r"^linear\.", "classifier.", k2)] = v
+    return out
+
+
+def configs_from_hf(cfg: dict[str, Any]) -> tuple[EncoderConfig, PredictorConfig]:
+    """Encoder and predictor configs from an HF VJEPA2 ``config.json`` (defaults = ViT-L, as HF's)."""
+    hidden = int(cfg.get("hidden_size", 1024))
+    crop = int(cfg.get("crop_size", 256))
+    patch = int(cfg.get("patch_size", 16))
+    tubelet = int(cfg.get("tubelet_size", 2))
+    frames = int(cfg.get("frames_per_clip", 64))
+    eps = float(cfg.get("layer_norm_eps", 1e-6))
+    enc = EncoderConfig(
+        embed_dim=hidden,
+        depth=int(cfg.get("num_hidden_layers", 24)),
+        num_heads=int(cfg.get("num_attention_heads", 16)),
+        mlp_hidden_dim=round(hidden * float(cfg.get("mlp_ratio", 4.0))),
+        patch_size=patch,
+        tubelet_size=tubelet,
+        in_chans=int(cfg.get("in_chans", 3)),
+        img_size=crop,
+        num_frames=frames,
+        qkv_bias=bool(cfg.get("qkv_bias", True)),
+        norm_eps=eps,
+    )
+    p = int(cfg.get("pred_hidden_size", 384))
+    pred = PredictorConfig(
+        embed_dim=hidden,
+        predictor_embed_dim=p,
+        depth=int(cfg.get("pred_num_hidden_layers", 12)),
+        num_heads=int(cfg.get("pred_num_attention_heads", 12)),
+        mlp_hidden_dim=round(p * float(cfg.get("pred_mlp_ratio", 4.0))),
+        num_mask_tokens=int(cfg.get("pred_num_mask_tokens", 10)),
+        img_size=crop,
+        patch_size=patch,
+        tubelet_size=tubelet,
+        num_frames=frames,
+        qkv_bias=bool(cfg.get("qkv_bias", True)),
+        norm_eps=eps,
+    )
+    return enc, pred
+
+
+def hf_config_from(encoder: EncoderConfig, predictor: PredictorConfig | None = None) -> dict[str, Any]:
+    """An HF-style ``config.json`` dict describing our configs (inverse of :func:`configs_from_hf`)."""
+    cfg: dict[str, Any] = {
+        "model_type": "vjepa2",
+        "architectures": ["VJEPA2Model"],
+        "hidden_size": encoder.embed_dim,
+        "num_hidden_layers": encoder.depth,
+        "num_attention_heads": encoder.num_heads,
+        "mlp_ratio": encoder.mlp_hidden_dim / encoder.embed_dim,
+        "patch_size": encoder.patch_size,
+        "tubelet_size": encoder.tubelet_size,
+        "in_chans": encoder.in_chans,
+        "crop_size": encoder.img_size[0],
+        "frames_per_clip": encoder.num_frames,
+        "layer_norm_eps": encoder.norm_eps,
+        "qkv_bias": encoder.qkv_bias,
+        "hidden_act": "gelu",
+    }
+    if predictor is not None:
+        cfg.update(
+            pred_hidden_size=predictor.predictor_embed_dim,
+            pred_num_hidden_layers=predictor.depth,
+            pred_num_attention_heads=predictor.num_heads,
+            pred_mlp_ratio=predictor.mlp_hidden_dim / predictor.predictor_embed_dim,
+            pred_num_mask_tokens=predictor.num_mask_tokens,
+        )
+    return cfg
