@@ -72,14 +72,17 @@ class FrankaEnv(gym.Env):
 
     def __init__(
         self,
-        object: str = "box",
+        object: str | None = None,
         image_size: int = 256,
         camera: CameraPose | dict | None = None,
         camera_randomization: CameraRandomization | dict | None = None,
         render_mode: str | None = None,
         shadows: bool = True,
     ):
-        if object not in ("box", "cup"):
+        if not self.uses_object and object is not None:
+            raise TypeError(f"{type(self).__name__} has no object; do not pass object={object!r}")
+        object = ("box" if object is None else object) if self.uses_object else None
+        if self.uses_object and object not in ("box", "cup"):
             raise ValueError(f"object must be 'box' or 'cup', got {object!r}")
         if not 16 <= int(image_size) <= 1024:
             raise ValueError(f"image_size must be in [16, 1024], got {image_size}")
@@ -206,6 +209,8 @@ class FrankaEnv(gym.Env):
     def _get_info(self, evaluation: dict[str, Any]) -> dict[str, Any]:
         info = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v)) for k, v in evaluation.items()}
         info["is_success"] = info["success"]
+        if "distance_to_final_goal" not in info:
+            info["distance_to_final_goal"] = info["distance"]
         info["subgoal"] = self.current_subgoal()
         return info
 

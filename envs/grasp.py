@@ -43,8 +43,8 @@ class FrankaGraspEnv(FrankaEnv):
     Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is ``"box"`` or ``"cup"``.
+    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box"|"cup" (default "box"), image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``.
 
     ## Version History
     * v0: initial version.

@@ -52,8 +52,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
     touches it). Truncated after 18 steps (4 + 10 + 4).
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is ``"box"`` or ``"cup"``.
+    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box"|"cup" (default "box"), image_size=256, camera=None,
+    camera_randomization=None, render_mode=None, shadows=True)``.
 
     ## Version History
     * v0: initial version.
@@ -100,4 +100,5 @@ class FrankaPickPlaceEnv(FrankaEnv):
         grasped = self.is_grasped(data)
         placed = float(np.linalg.norm(position - self.target_object)) < PLACE_SUCCESS
         return {"is_grasped": grasped, "is_placed": placed, "success": bool(placed and not grasped),
-                "distance": float(np.linalg.norm(position - self.subgoal_objects[subgoal]))}
+                "distance": float(np.linalg.norm(position - self.subgoal_objects[subgoal])),
+                "distance_to_final_goal": float(np.linalg.norm(position - self.subgoal_objects[-1]))}

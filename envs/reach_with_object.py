@@ -43,8 +43,8 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is ``"box"`` or ``"cup"``.
+    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box"|"cup" (default "box"), image_size=256, camera=None,
+    camera_randomization=None, render_mode=None, shadows=True)``.
 
     ## Version History
     * v0: initial version.

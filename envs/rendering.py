@@ -12,9 +12,11 @@ to judge height; ``shadows=False`` removes it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
+import weakref
 
 import mujoco
 import numpy as np
@@ -26,6 +28,14 @@ _PROBE = (
     "import mujoco; ctx = mujoco.GLContext(8, 8); ctx.make_current(); ctx.free()"
 )
 _chosen: str | None = None
+_live: "weakref.WeakSet[Renderer]" = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_all() -> None:
+    """Free GL contexts before the GL libraries tear themselves down at exit (avoids EGL errors in __del__)."""
+    for renderer in list(_live):
+        renderer.close()
 
 
 def select_gl_backend() -> str:
@@ -78,6 +88,10 @@ class Renderer:
             raise ValueError(f"image {width}x{height} exceeds the model's offscreen buffer")
         self.height, self.width = height, width
         self._gl = _gl_context_class(backend)(width, height)
+        global _atexit_registered
+        if not _atexit_registered:  # after the backend's own hook (made with its first context): ours runs first
+            atexit.register(_close_all)
+            _atexit_registered = True
         self._gl.make_current()
         self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
@@ -94,6 +108,7 @@ class Renderer:
         self._viewport = mujoco.MjrRect(0, 0, width, height)
         self._pixels = np.empty((height, width, 3), np.uint8)
         self._model = model
+        _live.add(self)
 
     def render(self, data: mujoco.MjData, camera_id: int) -> np.ndarray:
         """A fresh uint8 (H, W, 3) image, top row first. ``data``'s camera poses must be current (``mj_camlight``)."""
