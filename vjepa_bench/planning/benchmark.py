@@ -42,11 +42,12 @@ def latent_problem(
     target = torch.zeros(horizon, ACTION_DIM)  # (H, 7)
     target[:, POSITION] = (torch.rand(horizon, 3, generator=generator) * 2 - 1) * 0.8 * PAPER_CEM.max_position_delta
     target[:, GRIPPER] = 0.5
-    noise = goal_noise * torch.randn(tokens, feature_dim, generator=generator)  # (P, D)
-    target, noise = target.to(device), noise.to(device)
+    noise = torch.randn(tokens, feature_dim, generator=generator).to(device)  # (P, D)
+    target = target.to(device)
     with torch.inference_mode():
-        reached = LatentRolloutEnergy(predictor, context, state, context).rollout(target[None])[0, -1]  # (P, D)
-        goal = normalize_features(reached.float() + noise)  # (P, D)
+        goal = LatentRolloutEnergy(predictor, context, state, context).rollout(target[None])[0, -1].float()  # (P, D)
+        if goal_noise > 0:
+            goal = normalize_features(goal + goal_noise * noise)  # (P, D)
     return LatentRolloutEnergy(predictor, context, state, goal), target
 
 
