@@ -26,7 +26,7 @@ import numpy as np
 import trimesh
 
 OUT = Path(__file__).resolve().parent
-KEEP_FRACTION = 0.15
+KEEP_FRACTION = 0.07
 MIN_FACES = 400
 """Meshes with fewer faces than this are not decimated."""
 

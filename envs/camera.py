@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-TABLE_CENTRE = (0.45, 0.0, 0.1)
+TABLE_CENTRE = (0.45, 0.0, 0.12)
 """Default look-at point (m, robot base frame): the middle of the robot's workspace on the table top."""
 _RANGE_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "roll_deg", "fovy_deg")
 
@@ -25,7 +25,7 @@ class CameraPose:
 
     azimuth_deg: float = 65.0
     elevation_deg: float = 30.0
-    distance: float = 1.3
+    distance: float = 1.45
     lookat: tuple[float, float, float] = TABLE_CENTRE
     roll_deg: float = 0.0
     fovy_deg: float = 45.0

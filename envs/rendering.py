@@ -21,7 +21,7 @@ import weakref
 import mujoco
 import numpy as np
 
-SHADOW_SIZE = 512
+SHADOW_SIZE = 256
 BACKENDS = ("egl", "osmesa")
 _PROBE = (
     "import os, sys; os.environ['MUJOCO_GL'] = sys.argv[1]; os.environ.setdefault('PYOPENGL_PLATFORM', sys.argv[1]);"
