@@ -8,7 +8,7 @@ from typing import Any
 from vjepa_bench.agents.base import AGENTS, Agent, register_agent
 from vjepa_bench.errors import UsageError
 
-_AGENT_MODULES = ("random_agent", "scripted")
+_AGENT_MODULES = ("random_agent", "scripted", "sim_cem", "vjepa_ac")
 
 
 def make_agent(name: str, **kwargs: Any) -> Agent:

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
+import vjepa_bench.envs  # noqa: F401  (registers the env ids)
 from vjepa_bench.agents import make_agent
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.records import EpisodeLog
