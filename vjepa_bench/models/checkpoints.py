@@ -577,7 +577,7 @@ def save_checkpoint(
         models[f"probe_{i}"] = _role_entry(probe, "probe")
     if not models:
         raise ValueError("save_checkpoint needs at least one model")
-    full_meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__}
+    full_meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__)}
     full_meta.update(dict(meta or {}))
     payload = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "models": models, "meta": full_meta}
     out = Path(path).expanduser()
