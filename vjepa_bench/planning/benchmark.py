@@ -111,7 +111,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def format_summary(summary: list[dict[str, Any]]) -> str:
     """A plain-text table of ``summarize``'s output."""
-    lines = [f"{'config':<12} {'energy':>9} {'mean gap':>9} {'worst gap':>9} {'evals':>7} {'grad evals':>10} {'time s':>7}"]
+    header = ("config", "energy", "mean gap", "worst gap", "evals", "grad evals", "time s")
+    lines = ["{:<12} {:>9} {:>9} {:>9} {:>7} {:>10} {:>7}".format(*header)]
     for s in summary:
         lines.append(
             f"{s['config']:<12} {s['mean_energy']:9.5f} {s['mean_gap']:+9.1e} {s['worst_gap']:+9.1e} "

@@ -5,6 +5,7 @@ Sources of the defaults (see ``/work/shared/vjepa2/FACTS.md`` §e):
 ==========================  =========  =====================================================================
 field                       default    source
 ==========================  =========  =====================================================================
+method                      cem        paper (the cross-entropy method)
 samples                     800        paper (V-JEPA 2-AC, App. B.2)
 iterations                  10         paper
 topk                        10         paper
@@ -20,6 +21,13 @@ init_gripper_std            1.0        repo
 plan_rotation               False      repo: rotation deltas fixed at 0 (the paper does not say)
 max_rotation_delta          0.25       ours (``vjepa_bench.layout.MAX_ROTATION_DELTA``); only if plan_rotation
 init_rotation_std           None       = max_rotation_delta (mirrors the position rule); only if plan_rotation
+warm_start                  False      repo and paper re-plan from scratch (zero mean) at every step
+max_batch                   None       one predictor batch per CEM iteration, as the repo
+device                      auto       CUDA when available, else CPU
+seed                        0          ours
+grad_candidates             4          ours (cem_grad), measured with ``planning.benchmark``
+grad_steps                  60         ours (cem_grad), measured
+grad_lr                     0.1        ours (cem_grad), measured
 ==========================  =========  =====================================================================
 
 Rotation, when planned, uses the position momenta. ``method="cem_grad"`` runs CEM with the same fields (set
