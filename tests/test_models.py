@@ -444,3 +444,22 @@ def test_bench_models_returns_json() -> None:
     for key in ("encoder", "ac_predictor"):
         assert out[key]["forward_s"] > 0 and out[key]["tokens_per_s"] > 0 and out[key]["gflops_per_forward"] > 0
     assert "bf16_matmul_peak_tflops" not in out  # CUDA only
+
+
+def test_bf16_autocast_forward_runs() -> None:
+    """The RoPE tables follow the activation dtype, so mixed precision works (bf16 autocast on CPU here)."""
+    from vjepa_bench.models import inference_autocast
+
+    torch.manual_seed(0)
+    enc = build_encoder("vit_tiny", depth=2).eval()
+    ac = build_ac_predictor("ac_tiny", depth=2).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = enc.encode_image(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = enc.encode_image(x)
+            pred = ac(z, torch.randn(2, 1, 7), torch.randn(2, 1, 7))
+    assert z.dtype == torch.bfloat16 and pred.shape == (2, 16, 192)
+    assert (z.float() - ref).abs().max().item() < 0.2
+    with inference_autocast("cpu"):  # no-op off CUDA
+        assert not torch.is_autocast_enabled()
