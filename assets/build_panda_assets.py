@@ -31,9 +31,14 @@ MIN_FACES = 400
 """Meshes with fewer faces than this are not decimated."""
 
 # Joint position servos (N m / rad and N m s / rad) per joint: stiff enough to track 7.5 cm per 0.25 s within ~1 cm.
-KP = [2000.0, 2000.0, 2000.0, 2000.0, 1000.0, 800.0, 500.0]
-KV = [150.0, 150.0, 150.0, 150.0, 60.0, 50.0, 30.0]
-FORCE = [87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0]
+KP = [6000.0, 6000.0, 6000.0, 5000.0, 2000.0, 2000.0, 1500.0]
+KV = [230.0, 250.0, 210.0, 185.0, 70.0, 63.0, 42.0]
+"""About critically damped at the home posture (kv = 2 sqrt(kp M_ii), M from robosuite's inertias)."""
+FORCE = [250.0, 250.0, 250.0, 250.0, 60.0, 60.0, 60.0]
+"""Servo torque limits (N m). Above the real Panda's 87 / 12 N m because robosuite's link inertias are inflated
+(0.05-0.4 kg m^2, for stability); with the real limits a 7.5 cm step lags by several cm."""
+FINGER_DAMPING = 40.0
+FINGER_ARMATURE = 0.5
 COLLISION_GROUP = 3
 """Collision-only geoms go to group 3, which the envs' renderer hides (they would z-fight with the visuals)."""
 HOME = [0.0, -0.35, 0.0, -2.35, 0.0, 2.0, 0.785]
@@ -127,6 +132,9 @@ def build() -> None:
             gainprm=[KP[i]] + [0.0] * 9, biasprm=[0.0, -KP[i], -KV[i]] + [0.0] * 7,
             ctrlrange=list(joint.range), ctrllimited=1, forcerange=[-FORCE[i], FORCE[i]], forcelimited=1,
         )
+    for name in ("finger_joint1", "finger_joint2"):  # robosuite's fingers need ~0.4 s to close; ~0.15 s here
+        grip.joint(name).damping[0] = FINGER_DAMPING
+        grip.joint(name).armature = FINGER_ARMATURE
     for camera in list(arm.cameras):
         arm.delete(camera)
 

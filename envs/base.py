@@ -32,17 +32,31 @@ from vjepa_bench.envs.rendering import Renderer
 SUBSTEPS = int(round(layout.CONTROL_DT / scene.TIMESTEP))
 MOVE_FRACTION = 0.7
 """Fraction of a control step over which the joint target moves; the rest lets the servos settle."""
-WORKSPACE_LOW = np.array([0.2, -0.45, 0.12])
-WORKSPACE_HIGH = np.array([0.8, 0.45, 0.7])
+WORKSPACE_LOW = np.array([0.25, -0.4, 0.12])
+WORKSPACE_HIGH = np.array([0.75, 0.4, 0.6])
 """Box (m, base frame) the flange target is clipped to; z 0.12 keeps the fingertips just above the table."""
 FINGER_OPEN = 0.04
 """Finger joint travel (m): 0.04 per finger = 8 cm opening."""
 HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, 0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, -np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base y axis."""
+STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0], np.float32)
+STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
+"""Observation-space bounds of the state: beyond the arm's reach, Euler "xyz" ranges, closedness in [0, 1]."""
 IK_ITERATIONS = 30
 IK_DAMPING = 1e-2
 NROBOT = 7
+
+
+def _smooth_profile() -> tuple[np.ndarray, np.ndarray]:
+    """Smooth-step position profile s(t) in [0, 1] over the first MOVE_FRACTION of a step, and its rate ds/dt (1/s),
+    sampled at the end of each physics step."""
+    move_time = MOVE_FRACTION * layout.CONTROL_DT
+    t = np.clip(np.arange(1, SUBSTEPS + 1) * scene.TIMESTEP / move_time, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t), 6.0 * t * (1.0 - t) / move_time
+
+
+_PROFILE, _PROFILE_RATE = _smooth_profile()
 
 
 @dataclass
@@ -110,6 +124,9 @@ class FrankaEnv(gym.Env):
         self._arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
         self._arm_dof = np.array([m.jnt_dofadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
         self._finger_ctrl = np.array([NROBOT, NROBOT + 1])
+        # Servo force = kp (ctrl - q) - kv qdot; aiming at q_ref + (kv / kp) qdot_ref makes it a PD on the reference
+        # trajectory (velocity feed-forward), which removes the tracking lag of a moving target.
+        self._servo_lead = -m.actuator_biasprm[:NROBOT, 2] / m.actuator_gainprm[:NROBOT, 0]
         self._finger_qpos = np.array([m.jnt_qposadr[m.joint(n).id] for n in ("finger_joint1", "finger_joint2")])
         self._joint_low = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 0]
         self._joint_high = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 1]
@@ -128,7 +145,7 @@ class FrankaEnv(gym.Env):
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
             "image": gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), dtype=np.uint8),
-            "state": gym.spaces.Box(-np.inf, np.inf, (layout.STATE_DIM,), dtype=np.float32),
+            "state": gym.spaces.Box(STATE_LOW, STATE_HIGH, dtype=np.float32),
         })
         self._target_pos = np.zeros(3)
         self._target_rot = TOP_DOWN
@@ -257,10 +274,9 @@ class FrankaEnv(gym.Env):
         rot = Rotation.from_euler("xyz", action[layout.ROTATION]) * rot
         grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
         q_new = self.solve_ik(pos, rot, q_prev)
-        t = np.clip((np.arange(1, SUBSTEPS + 1) / SUBSTEPS) / MOVE_FRACTION, 0.0, 1.0)
-        s = t * t * (3.0 - 2.0 * t)
         ctrl = np.empty((SUBSTEPS, self.model.nu))
-        ctrl[:, :NROBOT] = q_prev + s[:, None] * (q_new - q_prev)
+        ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
+            self._servo_lead * (q_new - q_prev))
         finger = FINGER_OPEN * (1.0 - grip)
         ctrl[:, NROBOT] = finger
         ctrl[:, NROBOT + 1] = -finger
@@ -296,7 +312,7 @@ class FrankaEnv(gym.Env):
             jac = np.vstack([jacp[:, self._arm_dof], jacr[:, self._arm_dof]])
             solve = jac.T @ np.linalg.inv(jac @ jac.T + IK_DAMPING * np.eye(6))
             dq = solve @ error
-            dq += (np.eye(NROBOT) - solve @ jac) @ (0.1 * (HOME_QPOS - q))
+            dq += (np.eye(NROBOT) - np.linalg.pinv(jac) @ jac) @ (0.1 * (HOME_QPOS - q))  # posture, null space
             step = np.linalg.norm(dq)
             if step > 0.5:
                 dq *= 0.5 / step

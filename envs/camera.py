@@ -4,6 +4,9 @@ Convention (the paper's, DESIGN.md): the robot base is at the world origin facin
 Azimuth 0 deg puts the camera behind the robot base looking toward the table, 90 deg on the robot's left (+y),
 180 deg across the table facing the robot. Elevation is measured up from the table plane. Roll turns the image
 about the viewing axis (positive = counter-clockwise in the image). ``fovy_deg`` is MuJoCo's vertical field of view.
+
+Default pose (close to DROID's left exterior camera): azimuth 65 deg, elevation 30 deg, distance 1.45 m, look-at
+(0.45, 0.0, 0.12), roll 0 deg, fovy 45 deg.
 """
 
 from __future__ import annotations

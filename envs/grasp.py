@@ -30,7 +30,8 @@ class FrankaGraspEnv(FrankaEnv):
     bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
 
     ## Observation Space
-    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``.
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8),
+    state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``).
 
     ## Rewards
     ``-distance`` (m) between the object and its goal position, plus 1 on success.
@@ -43,8 +44,9 @@ class FrankaGraspEnv(FrankaEnv):
     Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box"|"cup" (default "box"), image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``.
+    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle). See
+    ``FrankaReach-v0`` for the other arguments.
 
     ## Version History
     * v0: initial version.

@@ -37,7 +37,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
     bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
 
     ## Observation Space
-    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``.
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8),
+    state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``).
 
     ## Rewards
     ``-distance`` (m) between the object and the object position of the active sub-goal, plus 1 on success.
@@ -52,8 +53,9 @@ class FrankaPickPlaceEnv(FrankaEnv):
     touches it). Truncated after 18 steps (4 + 10 + 4).
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box"|"cup" (default "box"), image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``.
+    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle). See
+    ``FrankaReach-v0`` for the other arguments.
 
     ## Version History
     * v0: initial version.

@@ -35,7 +35,8 @@ class FrankaReachEnv(FrankaEnv):
     NaN, inf or a wrong shape raise ``ValueError``.
 
     ## Observation Space
-    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``; state =
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8),
+    state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``); state =
     flange position (m), extrinsic xyz Euler angles (rad), gripper closedness in [0, 1].
 
     ## Rewards
@@ -50,8 +51,18 @@ class FrankaReachEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaReach-v0", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``camera`` is a ``CameraPose`` or a dict of its fields, ``camera_randomization``
-    a ``CameraRandomization`` or a dict of ranges (see ``vjepa_bench.envs.camera``).
+    render_mode=None, shadows=True)``:
+
+    * ``image_size``: side (px) of the square observation and goal images.
+    * ``camera``: ``CameraPose`` or a dict of its fields; ``None`` = the default pose (see ``vjepa_bench.envs.camera``).
+      ``reset(options={"camera": ...})`` overrides it for one episode.
+    * ``camera_randomization``: ``CameraRandomization`` or a dict of ``(low, high)`` ranges sampled at every reset
+      from the env's seeded RNG; ``None`` = fixed camera. The pose used is in ``info["camera"]``.
+    * ``render_mode``: ``None`` or ``"rgb_array"`` (``render()`` returns the latest observation image).
+    * ``shadows``: one directional light's shadow map (256 px), which helps to judge heights; ``False`` renders
+      about 2x faster.
+
+    Reach has no object: passing ``object`` is a ``TypeError``.
 
     ## Version History
     * v0: initial version.

@@ -29,7 +29,8 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
 
     ## Observation Space
-    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8), state=Box(-inf, inf, (7,), float32))``.
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8),
+    state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``).
 
     ## Rewards
     ``-distance`` (m) between the object and its goal position, plus 1 on success.
@@ -39,12 +40,13 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     flange position uniform in x [0.3, 0.65], y [-0.3, 0.3], z [0.15, 0.5] m, at least 15 cm from the start.
 
     ## Episode End
-    Terminates on success: object held (both fingers touch it) and within 4 cm of its goal position. Truncated
-    after 30 steps.
+    Terminates on success: object held (both fingers touch it) and within 4 cm of its goal position.
+    Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box"|"cup" (default "box"), image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``.
+    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle). See
+    ``FrankaReach-v0`` for the other arguments.
 
     ## Version History
     * v0: initial version.

@@ -32,6 +32,7 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
     spec.modelname = "vjepa_bench_franka"
     spec.option.timestep = TIMESTEP
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST  # stable with the stiff joint servos
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     spec.option.impratio = 10.0
     spec.option.noslip_iterations = 0
@@ -59,7 +60,8 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
     spec.add_material(name="metal", rgba=[0.25, 0.25, 0.27, 1], specular=0.3, shininess=0.5)
 
     world = spec.worldbody
-    world.add_light(name="sun", pos=[0.4, 0.3, 2.5], dir=[-0.1, -0.1, -1.0], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, castshadow=1,
+    world.add_light(name="sun", pos=[0.4, 0.3, 2.5], dir=[-0.1, -0.1, -1.0],
+                    type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, castshadow=1,
                     diffuse=[0.5, 0.5, 0.5], specular=[0.1, 0.1, 0.1], ambient=[0.1, 0.1, 0.1])
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.76],
                    material="floor", contype=0, conaffinity=0)
@@ -138,7 +140,8 @@ def add_plate(spec: mujoco.MjSpec, name: str = "target") -> mujoco.MjsBody:
     body = spec.worldbody.add_body(name=name, pos=[0.5, 0.2, TABLE_TOP], mocap=True)
     body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS, PLATE_THICKNESS / 2, 0],
                   pos=[0, 0, PLATE_THICKNESS / 2], rgba=[0.2, 0.45, 0.75, 1], friction=[1.0, 0.005, 0.0001])
-    body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS * 0.8, 0.0005, 0], pos=[0, 0, PLATE_THICKNESS + 0.0002],
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS * 0.8, 0.0005, 0],
+                  pos=[0, 0, PLATE_THICKNESS + 0.0002],
                   rgba=[0.93, 0.93, 0.95, 1], contype=0, conaffinity=0)
     return body
 
