@@ -52,3 +52,26 @@ def success_rate(env_id: str, agent: Any, episodes: int = 50, seed: int = 0, **e
     return {"env_id": env_id, "env_kwargs": env_kwargs, "agent": getattr(agent, "name", type(agent).__name__),
             "episodes": episodes, "successes": successes, "success_rate": successes / episodes,
             "mean_final_distance": float(np.mean([r["final_distance"] for r in records])), "records": records}
+
+
+def baseline_table(agent_factory: Any, episodes: int = 50, seed: int = 0, image_size: int = 64) -> list[dict]:
+    """Success of one agent on every task (and both objects where there is one); the records are left out.
+
+    The report's figures::
+
+        python -c "import json; from vjepa_bench.envs.episodes import baseline_table; \\
+            from vjepa_bench.agents.scripted import ScriptedAgent; \\
+            print(json.dumps(baseline_table(ScriptedAgent, 50), indent=1))"
+
+    ``image_size`` does not change the physics (the scripted and random agents ignore images); 64 px saves time.
+    """
+    from vjepa_bench.envs import ENV_IDS, OBJECT_TASKS
+
+    rows = []
+    for env_id in ENV_IDS:
+        for obj in ("box", "cup") if env_id in OBJECT_TASKS else (None,):
+            kwargs = {"object": obj} if obj else {}
+            result = success_rate(env_id, agent_factory(), episodes, seed, image_size=image_size, **kwargs)
+            result.pop("records")
+            rows.append(result)
+    return rows
