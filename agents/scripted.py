@@ -48,7 +48,7 @@ class ScriptedAgent:
         if task == "reach":
             action = self._move(env.goal_position, grip=0.0)
         elif task == "reach_with_object":
-            offset = env.object_position() - env.data.site_xpos[env._flange]
+            offset = env.object_position() - env.flange_position()
             action = self._move(env.goal_object - offset, grip=1.0)
         else:
             action = self._pick(env)
@@ -109,23 +109,24 @@ class ScriptedAgent:
         return Rotation.from_euler("z", yaw) * TOP_DOWN
 
     def _yaw_done(self) -> bool:
-        error = self._desired_rotation() * self._env._target_rot.inv()
+        error = self._desired_rotation() * self._env.target_pose()[1].inv()
         return error.magnitude() < 0.05
 
     def _reached(self, target: np.ndarray, tolerance: float = CLOSE_ENOUGH) -> bool:
         env = self._env
-        commanded = np.linalg.norm(np.clip(target, *env.workspace) - env._target_pos)
-        measured = np.linalg.norm(np.clip(target, *env.workspace) - env.data.site_xpos[env._flange])
+        target = np.clip(target, *env.workspace)
+        commanded = np.linalg.norm(target - env.target_pose()[0])
+        measured = np.linalg.norm(target - env.flange_position())
         return commanded < 1e-3 and measured < tolerance
 
     def _move(self, target: np.ndarray, grip: float) -> np.ndarray:
-        env = self._env
+        position, rotation, closedness = self._env.target_pose()
         action = np.zeros(layout.ACTION_DIM)
-        action[layout.POSITION] = target - env._target_pos
-        rotvec = (self._desired_rotation() * env._target_rot.inv()).as_rotvec()
+        action[layout.POSITION] = target - position
+        rotvec = (self._desired_rotation() * rotation.inv()).as_rotvec()
         angle = np.linalg.norm(rotvec)
         if angle > layout.MAX_ROTATION_DELTA:  # turn at the bounded rate about the same axis
             rotvec *= layout.MAX_ROTATION_DELTA / angle
         action[layout.ROTATION] = Rotation.from_rotvec(rotvec).as_euler("xyz")
-        action[layout.GRIPPER] = grip - env._target_grip
+        action[layout.GRIPPER] = grip - closedness
         return layout.clip_action(action)

@@ -8,20 +8,32 @@ Controller (blocking, one call per 0.25 s action): the action moves a *target* f
 position clipped to ``WORKSPACE_LOW/HIGH``); damped-least-squares IK on the MuJoCo Jacobian (a scratch ``MjData``,
 null-space pull toward the home posture) turns it into joint targets; the joint position servos (gravity-compensated
 links, see ``assets/panda.xml``) follow a smooth-step interpolation from the previous joint target over the first 70 %
-of the step and hold for the rest (125 physics steps of 2 ms). The gripper target closedness (previous + delta,
-clipped to [0, 1]) drives the two finger servos (force-limited to 20 N, so grasps are real contacts). The joint-target
-sequence depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
-the physics in C with ``mujoco.rollout``.
+of the step and hold for the rest (125 physics steps of 2 ms), with velocity feed-forward (the servo aims at
+q_ref + (kv / kp) dq_ref). Measured: after a full-bound 7.5 cm step the flange is ~2 mm (p95 3 mm) from the target
+inside the reachable workspace. The gripper target closedness (previous + delta, clipped to [0, 1]) drives the two
+finger servos (force-limited to 20 N, so grasps are real friction contacts, no weld). The joint-target sequence depends
+only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs the physics in C
+with ``mujoco.rollout``.
+
+State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link 7's axis, same orientation); the
+hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
+
+Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics + controller + step
+count), ``task_distance()``, ``evaluate()``, ``rollout_distance(actions (S, H, 7)) -> (S,)``, ``target_pose()``,
+``flange_position()``, ``object_position()``, and the task attributes set at reset (``goal_position``,
+``goal_object``, ``start_object``, ``target_object``, ``subgoal_objects``, depending on the task).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import mujoco
 import numpy as np
+from mujoco import rollout
 from scipy.spatial.transform import Rotation
 
 from vjepa_bench import layout
@@ -114,6 +126,7 @@ class FrankaEnv(gym.Env):
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self._scratch = mujoco.MjData(self.model)
+        self._rollout_data: list[mujoco.MjData] = []
         self._renderer: Renderer | None = None
         self._shadows = shadows
 
@@ -332,6 +345,14 @@ class FrankaEnv(gym.Env):
         self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
         self._target_grip = 1.0 - finger / FINGER_OPEN
 
+    def target_pose(self) -> tuple[np.ndarray, Rotation, float]:
+        """The controller's current target: flange position, orientation, gripper closedness."""
+        return self._target_pos.copy(), self._target_rot, float(self._target_grip)
+
+    def flange_position(self, data: mujoco.MjData | None = None) -> np.ndarray:
+        data = self.data if data is None else data
+        return data.site_xpos[self._flange].copy()
+
     # ----------------------------------------------------------------------------------------------- goals
     def _render_goals(self, goals: list[GoalSpec]) -> dict[str, Any]:
         saved = self.get_sim_state()
@@ -447,13 +468,10 @@ class FrankaEnv(gym.Env):
                 ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self._plan_step(ctrl_state, actions[s, h])
         initial = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
         mujoco.mj_getState(self.model, self.data, initial, self._state_spec)
-        import os
-
-        from mujoco import rollout
-
         nthread = nthread or min(os.cpu_count() or 1, samples)
-        datas = [mujoco.MjData(self.model) for _ in range(nthread)]
-        states, _ = rollout.rollout(self.model, datas, np.tile(initial, (samples, 1)), control)
+        while len(self._rollout_data) < nthread:
+            self._rollout_data.append(mujoco.MjData(self.model))
+        states, _ = rollout.rollout(self.model, self._rollout_data[:nthread], np.tile(initial, (samples, 1)), control)
         subgoal = self.current_subgoal()
         out = np.empty(samples)
         d = self._scratch

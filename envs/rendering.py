@@ -1,6 +1,6 @@
 """Headless rendering: GL backend choice and one lean offscreen renderer per env.
 
-Backend: ``MUJOCO_GL`` if set; otherwise EGL, then OSMesa, each probed once per process in a short subprocess (PyOpenGL
+Backend: ``MUJOCO_GL`` if set; otherwise EGL, then OSMesa (``PYOPENGL_PLATFORM``'s first if it names one), each probed once per process in a short subprocess (PyOpenGL
 binds to one platform per process, so a failed in-process attempt could not fall back). The choice is written back to
 ``MUJOCO_GL`` so that vector-env workers inherit it. If none works, a ``RuntimeError`` says what to install.
 
@@ -48,7 +48,9 @@ def select_gl_backend() -> str:
         _chosen = requested
         return _chosen
     errors = []
-    for backend in BACKENDS:
+    platform = os.environ.get("PYOPENGL_PLATFORM", "").strip().lower()
+    order = [platform] + [b for b in BACKENDS if b != platform] if platform in BACKENDS else list(BACKENDS)
+    for backend in order:
         env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
         result = subprocess.run([sys.executable, "-c", _PROBE, backend], env=env, capture_output=True, text=True,
                                 timeout=120)
