@@ -43,8 +43,10 @@ class PointMassEnv(gym.Env):
         return self._obs(), 0.0, success, False, {"success": success, "distance": float(abs(0.9 - self.state[0]))}
 
 
+UNLIMITED_ID = "vjepa_bench_test/PointMassUnlimited-v0"
 if FAKE_ID not in gym.registry:
     gym.register(FAKE_ID, entry_point=PointMassEnv, max_episode_steps=6)
+    gym.register(UNLIMITED_ID, entry_point=PointMassEnv)
 
 
 def fake_observation(rng):
@@ -114,7 +116,10 @@ def test_policy_kwargs_reach_the_policy(tmp_path):
     np.testing.assert_array_equal(trajectory.actions[:, :6], 0.0)
 
 
-REAL_ENVS = ["vjepa_bench/FrankaReach-v0", "vjepa_bench/FrankaPickPlace-v0"]
+def test_collect_refuses_an_env_without_step_limit(tmp_path):
+    with pytest.raises(ValueError, match="no episode step limit"):
+        collect(UNLIMITED_ID, 1, tmp_path, policy="random", progress=False)
+    assert collect(UNLIMITED_ID, 1, tmp_path, policy="random", progress=False, max_steps=2).written == 1
 
 
 def _registered(env_id: str) -> bool:
@@ -125,22 +130,33 @@ def _registered(env_id: str) -> bool:
     return env_id in gym.registry
 
 
-@pytest.mark.parametrize("env_id", REAL_ENVS)
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaReach-v0", "vjepa_bench/FrankaReachWithObject-v0"])
 def test_collect_on_real_env(tmp_path, env_id):
     if not _registered(env_id):
         pytest.skip(f"{env_id} is not registered yet")
-    policy = MixPolicy() if env_id.endswith("PickPlace-v0") else "random"
     summary = collect(
-        env_id, 2, tmp_path, policy=policy, seed=3, env_kwargs={"image_size": 64},
+        env_id, 2, tmp_path, policy="mix", seed=3, env_kwargs={"image_size": 64},
         camera_randomization={"azimuth_deg": [35.0, 85.0]}, shard_size=10, progress=False, max_steps=4,
     )  # fmt: skip
     assert summary.written == 2
-    reader = TrajectoryReader(tmp_path)
-    for trajectory in reader:
-        assert trajectory.images.shape[1:] == (64, 64, 3) and len(trajectory.images) == len(trajectory.actions) + 1
-        assert 2 <= len(trajectory.actions) <= 4
-        assert 35.0 <= trajectory.camera["azimuth_deg"] <= 85.0
-        assert trajectory.images.std() > 0  # rendered, not blank
+    with TrajectoryReader(tmp_path) as reader:
+        for trajectory in reader:
+            assert trajectory.images.shape[1:] == (64, 64, 3) and len(trajectory.images) == len(trajectory.actions) + 1
+            assert 2 <= len(trajectory.actions) <= 4 and trajectory.task == env_id
+            assert 35.0 <= trajectory.camera["azimuth_deg"] <= 85.0
+            assert trajectory.images.std() > 0  # rendered, not blank
+
+
+def test_noisy_scripted_grasps_and_carries(tmp_path):
+    env_id = "vjepa_bench/FrankaPickPlace-v0"
+    if not _registered(env_id):
+        pytest.skip(f"{env_id} is not registered yet")
+    summary = collect(env_id, 1, tmp_path, policy="noisy_scripted", seed=0, env_kwargs={"image_size": 32}, progress=False)
+    with TrajectoryReader(tmp_path) as reader:
+        trajectory = reader[0]
+    assert trajectory.attrs["policy"] == "noisy_scripted"
+    assert trajectory.states[:, layout.GRIPPER].max() > 0.2  # the fingers closed on the object
+    assert summary.successes == 1
 
 
 def test_collect_command_reads_its_config(tmp_path, capsys):

@@ -112,6 +112,9 @@ def collect(
         kwargs["camera_randomization"] = camera_randomization
     make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
     env = gym.make(env_id, **make_kwargs, **kwargs)
+    if env.spec is None or env.spec.max_episode_steps is None:
+        env.close()
+        raise ValueError(f"{env_id} has no episode step limit, so an episode might never end: pass max_steps")
     successes = 0
     bar = tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress, initial=0)
     try:

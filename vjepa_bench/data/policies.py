@@ -71,11 +71,15 @@ class RandomPolicy:
 
 @dataclass
 class NoisyScriptedPolicy:
-    """The scripted agent's action plus Gaussian noise; with probability ``segment_prob`` per step a random segment
-    of ``segment_steps`` (low, high) steps of :class:`RandomPolicy` motion replaces it."""
+    """The scripted agent's action plus Gaussian noise on its travelling steps; with probability ``segment_prob`` per step a random segment
+    of ``segment_steps`` (low, high) steps of :class:`RandomPolicy` arm motion (gripper held) replaces it. The
+    scripted agent is closed-loop, so it picks up from wherever the segment left the arm."""
 
     position_noise: float = 0.01
     rotation_noise: float = 0.01
+    noise_min_step: float = 0.02
+    """Noise is added only when the scripted position step is at least this long (m): the scripted agent lands on
+    each waypoint exactly (its check is 1 mm on the commanded pose), so the landing steps stay clean."""
     segment_prob: float = 0.05
     segment_steps: tuple[int, int] = (2, 5)
     agent_kwargs: dict[str, Any] | None = None
@@ -100,10 +104,14 @@ class NoisyScriptedPolicy:
         scripted = np.asarray(self._agent.act(observation), np.float64)  # the agent keeps its own progress
         if self._segment_left > 0:
             self._segment_left -= 1
-            return self._random.act(observation)
+            action = self._random.act(observation)
+            action[layout.GRIPPER] = 0.0  # move the arm only: a carried object stays in the hand
+            return action
         noise = np.zeros(layout.ACTION_DIM)
         noise[layout.POSITION] = self._rng.normal(scale=self.position_noise, size=3)
         noise[layout.ROTATION] = self._rng.normal(scale=self.rotation_noise, size=3)
+        if np.linalg.norm(scripted[layout.POSITION]) < self.noise_min_step:
+            noise[:] = 0.0  # drawn anyway, so the random stream does not depend on the gate
         return layout.clip_action(scripted + noise)
 
 
