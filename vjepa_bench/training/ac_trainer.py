@@ -29,7 +29,8 @@ from tqdm import tqdm
 from vjepa_bench.data.clips import ClipDataset
 from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.errors import UsageError
-from vjepa_bench.models import build_ac_predictor, build_encoder
+from vjepa_bench.models.ac_predictor import build_ac_predictor
+from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.training import checkpoints
 from vjepa_bench.training.config import EncoderSource, TrainACConfig
 from vjepa_bench.training.data import SubsetSource, split_indices
@@ -117,12 +118,16 @@ class ACTrainer:
 
     def __init__(self, cfg: TrainACConfig) -> None:
         self.cfg = cfg
-        self.info, self.device = init_distributed(cfg.device)
+        self.info, self.device = init_distributed(cfg.device, cfg.cpu_threads)
         self.out = Path(cfg.output_dir)
         self.encoder, self.encoder_origin = load_frozen_encoder(cfg.encoder, cfg.data.image_size, cfg.seed)
         self.encoder.to(self.device)
         torch.manual_seed(cfg.seed)
         self.predictor = build_predictor_for(cfg, self.encoder).to(self.device)
+        # kept for checkpoint compatibility but never used (use_extrinsics is off, FACTS §b.2): no gradient, so
+        # DDP does not wait for one and the optimiser does not decay it
+        if hasattr(self.predictor, "extrinsics_encoder"):
+            self.predictor.extrinsics_encoder.requires_grad_(False)
         self.tokens_per_frame = int(self.predictor.tokens_per_frame)
         o = cfg.optim
         self.schedule = Schedule(o.start_lr, o.peak_lr, o.final_lr, o.warmup_steps, o.constant_steps, o.decay_steps)

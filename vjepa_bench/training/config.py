@@ -94,6 +94,7 @@ class TrainACConfig:
     cache_features: bool = True  # encode every frame once (frozen encoder) and train from the cache
     seed: int = 239
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    cpu_threads: int | None = None  # torch intra-op threads per process; None keeps torch's default
     bf16: bool = True  # autocast on CUDA only
     resume: bool = True
     log_every: int = 10
@@ -113,6 +114,7 @@ class TrainACConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
         _check_device(self.device)
+        _check_threads(self.cpu_threads)
 
 
 @dataclass
@@ -144,6 +146,7 @@ class PretrainConfig:
     batch_size: int = 16
     seed: int = 0
     device: str = "auto"
+    cpu_threads: int | None = None
     bf16: bool = True
     resume: bool = True
     log_every: int = 10
@@ -165,6 +168,12 @@ class PretrainConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
         _check_device(self.device)
+        _check_threads(self.cpu_threads)
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise UsageError(f"cpu_threads must be >= 1 or null, got {threads}")
 
 
 def _check_device(device: str) -> None:

@@ -41,8 +41,11 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def init_distributed(device_name: str) -> tuple[DistInfo, torch.device]:
-    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1): NCCL on CUDA, gloo on CPU."""
+def init_distributed(device_name: str, cpu_threads: int | None = None) -> tuple[DistInfo, torch.device]:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1): NCCL on CUDA, gloo on CPU.
+    ``cpu_threads`` sets torch's intra-op threads of this process (on a shared CPU, 1 is often fastest)."""
+    if cpu_threads is not None:
+        torch.set_num_threads(cpu_threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
