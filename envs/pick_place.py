@@ -54,8 +54,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle). See
-    ``FrankaReach-v0`` for the other arguments.
+    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle).
+    See ``FrankaReach-v0`` for the other arguments.
 
     ## Version History
     * v0: initial version.

@@ -44,9 +44,9 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle). See
-    ``FrankaReach-v0`` for the other arguments.
+    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box", image_size=256, camera=None,
+    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with
+    a handle). See ``FrankaReach-v0`` for the other arguments.
 
     ## Version History
     * v0: initial version.

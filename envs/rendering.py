@@ -1,8 +1,13 @@
 """Headless rendering: GL backend choice and one lean offscreen renderer per env.
 
-Backend: ``MUJOCO_GL`` if set; otherwise EGL, then OSMesa (``PYOPENGL_PLATFORM``'s first if it names one), each probed once per process in a short subprocess (PyOpenGL
-binds to one platform per process, so a failed in-process attempt could not fall back). The choice is written back to
-``MUJOCO_GL`` so that vector-env workers inherit it. If none works, a ``RuntimeError`` says what to install.
+Backend: ``MUJOCO_GL`` if set; otherwise EGL, then OSMesa (``PYOPENGL_PLATFORM``'s first if it names one), each
+probed once per process in a short subprocess (PyOpenGL binds to one platform per process, so a failed in-process
+attempt could not fall back). The choice is written back to ``MUJOCO_GL`` so that vector-env workers inherit it. If
+none works, a ``RuntimeError`` says what to install.
+
+Measured cost of the shadow (256 x 256 frame, llvmpipe, this 2-core VM, CPU time per frame): 4.0 ms without, 9.4 ms
+with a 256 px shadow map, 10.6 ms at 512, 14.5 ms at 1024, 27 ms at 2048. MuJoCo renders a shadow-casting light in
+extra passes, so the cost is mostly vertex work, not map size.
 
 Lean settings (measured in SIM.md section 1c; llvmpipe is vertex-bound and pays a fixed cost per shadow map and per
 MSAA resolve): no multisampling (``offsamples=0``), offscreen buffer = image size, no reflections or skybox, one

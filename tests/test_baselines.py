@@ -16,7 +16,8 @@ from vjepa_bench.agents.random_agent import RandomAgent
 from vjepa_bench.agents.scripted import ScriptedAgent
 from vjepa_bench.envs.episodes import success_rate
 
-CASES = [("vjepa_bench/FrankaReach-v0", None)] + [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup")]
+CASES = [("vjepa_bench/FrankaReach-v0", None)]
+CASES += [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup")]
 
 
 def test_agents_registered_and_follow_the_protocol():
@@ -51,7 +52,8 @@ def test_random_agent_is_seeded_and_in_bounds():
     b.reset(obs, {}, None)
     actions = np.stack([a.act(obs) for _ in range(50)])
     np.testing.assert_array_equal(actions, np.stack([b.act(obs) for _ in range(50)]))
-    assert actions.dtype == np.float32 and np.all(actions >= layout.ACTION_LOW) and np.all(actions <= layout.ACTION_HIGH)
+    assert actions.dtype == np.float32
+    assert np.all(actions >= layout.ACTION_LOW) and np.all(actions <= layout.ACTION_HIGH)
     c, d = RandomAgent(), RandomAgent()  # unseeded: the seed comes from the first observation
     c.reset(obs, {}, None)
     d.reset(obs, {}, None)
