@@ -54,9 +54,8 @@ def test_clip_shapes_and_skipped_short_trajectories(reader):
     np.testing.assert_array_equal(item["states"].numpy(), trajectory.states[start : start + 8])
     expected = preprocess_train_frames(trajectory.images[start : start + 8], 32)
     torch.testing.assert_close(item["images"], expected)
-    np.testing.assert_allclose(
-        item["actions"].numpy(), layout.action_between(trajectory.states[start : start + 7], trajectory.states[start + 1 : start + 8])
-    )
+    window = trajectory.states[start : start + 8]
+    np.testing.assert_allclose(item["actions"].numpy(), layout.action_between(window[:-1], window[1:]))
     batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
     assert batch["images"].shape == (3, 8, 3, 32, 32) and batch["actions"].shape == (3, 7, 7)
     with pytest.raises(ValueError, match="no trajectory"):

@@ -8,11 +8,14 @@ import pytest
 
 from vjepa_bench import layout
 from vjepa_bench.data.collect import collect
-from vjepa_bench.data.policies import MixPolicy, RandomPolicy, make_policy
+from vjepa_bench.data.policies import RandomPolicy, make_policy
 from vjepa_bench.data.store import StoreError, TrajectoryReader
 
 FAKE_ID = "vjepa_bench_test/PointMass-v0"
-CAMERA = {"azimuth_deg": 60.0, "elevation_deg": 30.0, "distance": 1.3, "lookat": [0.5, 0.0, 0.0], "roll_deg": 0.0, "fovy_deg": 50.0}
+CAMERA = {
+    "azimuth_deg": 60.0, "elevation_deg": 30.0, "distance": 1.3, "lookat": [0.5, 0.0, 0.0], "roll_deg": 0.0,
+    "fovy_deg": 50.0,
+}  # fmt: skip
 
 
 class PointMassEnv(gym.Env):
@@ -50,7 +53,8 @@ if FAKE_ID not in gym.registry:
 
 
 def fake_observation(rng):
-    return {"image": np.zeros((8, 8, 3), np.uint8), "state": np.concatenate([rng.uniform(0, 1, 6), [0.0]]).astype(np.float32)}
+    state = np.concatenate([rng.uniform(0, 1, 6), [0.0]]).astype(np.float32)
+    return {"image": np.zeros((8, 8, 3), np.uint8), "state": state}
 
 
 def test_random_policy_is_bounded_smooth_and_seeded():
@@ -109,8 +113,8 @@ def test_collect_writes_and_resumes(tmp_path):
 
 
 def test_policy_kwargs_reach_the_policy(tmp_path):
-    collect(FAKE_ID, 1, tmp_path, policy="random", policy_kwargs={"position_std": 0.0, "rotation_std": 0.0, "pull": 0.0},
-            progress=False, max_steps=3)  # fmt: skip
+    still = {"position_std": 0.0, "rotation_std": 0.0, "pull": 0.0}
+    collect(FAKE_ID, 1, tmp_path, policy="random", policy_kwargs=still, progress=False, max_steps=3)
     trajectory = TrajectoryReader(tmp_path)[0]
     assert len(trajectory.actions) == 3
     np.testing.assert_array_equal(trajectory.actions[:, :6], 0.0)
@@ -151,7 +155,9 @@ def test_noisy_scripted_grasps_and_carries(tmp_path):
     env_id = "vjepa_bench/FrankaPickPlace-v0"
     if not _registered(env_id):
         pytest.skip(f"{env_id} is not registered yet")
-    summary = collect(env_id, 1, tmp_path, policy="noisy_scripted", seed=0, env_kwargs={"image_size": 32}, progress=False)
+    summary = collect(
+        env_id, 1, tmp_path, policy="noisy_scripted", seed=0, env_kwargs={"image_size": 32}, progress=False
+    )
     with TrajectoryReader(tmp_path) as reader:
         trajectory = reader[0]
     assert trajectory.attrs["policy"] == "noisy_scripted"

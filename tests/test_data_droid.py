@@ -109,7 +109,8 @@ def test_droid_trajectory_subsampled_to_4fps(droid_dir):
     np.testing.assert_allclose(
         trajectory.actions, layout.action_between(trajectory.states[:-1], trajectory.states[1:]), atol=1e-6
     )
-    np.testing.assert_allclose(trajectory.actions[:, layout.POSITION], np.tile([0.04, 0.008, -0.012], (9, 1)), atol=1e-5)
+    position_steps = np.tile([0.04, 0.008, -0.012], (9, 1))  # 4 raw steps of the synthetic motion
+    np.testing.assert_allclose(trajectory.actions[:, layout.POSITION], position_steps, atol=1e-5)
     raw = synthetic_frames()
     assert [nearest_raw_frame(f, raw) for f in trajectory.images] == expected_raw.tolist()
     assert np.abs(trajectory.images.astype(np.float32) - raw[expected_raw]).mean() < 6.0

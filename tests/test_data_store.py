@@ -11,9 +11,19 @@ import h5py
 import numpy as np
 import pytest
 
-from vjepa_bench.data.store import StoreError, Trajectory, TrajectoryReader, TrajectoryWriter, camera_from_array, camera_to_array
+from vjepa_bench.data.store import (
+    StoreError,
+    Trajectory,
+    TrajectoryReader,
+    TrajectoryWriter,
+    camera_from_array,
+    camera_to_array,
+)
 
-CAMERA = {"azimuth_deg": 60.0, "elevation_deg": 30.0, "distance": 1.4, "lookat": (0.5, 0.0, 0.1), "roll_deg": 0.0, "fovy_deg": 45.0}
+CAMERA = {
+    "azimuth_deg": 60.0, "elevation_deg": 30.0, "distance": 1.4, "lookat": (0.5, 0.0, 0.1), "roll_deg": 0.0,
+    "fovy_deg": 45.0,
+}  # fmt: skip
 
 
 def make_trajectory(index: int, length: int = 5, seed: int | None = None, size: int = 32) -> Trajectory:
@@ -47,7 +57,8 @@ def test_round_trip_across_shards(tmp_path):
     assert len(reader) == 3 and reader.lengths() == [4, 5, 6]
     for original, loaded in zip(written, reader):
         assert_same(original, loaded)
-        assert loaded.images.dtype == np.uint8 and loaded.states.dtype == np.float32 and loaded.actions.dtype == np.float32
+        assert loaded.images.dtype == np.uint8
+        assert loaded.states.dtype == np.float32 and loaded.actions.dtype == np.float32
     images, states, actions = reader.window(2, 1, 3)
     np.testing.assert_array_equal(images, written[2].images[1:4])
     np.testing.assert_array_equal(actions, written[2].actions[1:3])
@@ -80,7 +91,8 @@ def test_half_written_group_is_ignored_and_cleaned(tmp_path):
     writer = TrajectoryWriter(tmp_path, shard_size=10)
     writer.write(make_trajectory(0))
     with h5py.File(tmp_path / "shard_00000.h5", "a") as handle:  # what a kill in the middle of a write leaves
-        handle["trajectories"].create_group("_partial_0000001").create_dataset("images", data=np.zeros((2, 4, 4, 3), np.uint8))
+        partial = handle["trajectories"].create_group("_partial_0000001")
+        partial.create_dataset("images", data=np.zeros((2, 4, 4, 3), np.uint8))
     assert len(TrajectoryReader(tmp_path)) == 1
     resumed = TrajectoryWriter(tmp_path, shard_size=10)
     assert resumed.done_indices == {0}

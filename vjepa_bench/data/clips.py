@@ -74,7 +74,9 @@ class ClipDataset(torch.utils.data.Dataset):
         self.lengths = [lengths[i] for i in self.trajectories]
         self.n_skipped = len(lengths) - len(self.trajectories)
         if self.n_skipped:
-            logger.info("skipped %d of %d trajectories shorter than %d frames", self.n_skipped, len(lengths), frames_per_clip)
+            logger.info(
+                "skipped %d of %d trajectories shorter than %d frames", self.n_skipped, len(lengths), frames_per_clip
+            )
         if not self.trajectories:
             raise ValueError(f"no trajectory has {frames_per_clip} frames or more ({len(lengths)} trajectories)")
 

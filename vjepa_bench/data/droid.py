@@ -216,8 +216,9 @@ def _load_window(
     else:
         frames, _ = read_video(entry.video, raw.tolist(), size=size)
     states = states_all[raw]
+    actions = layout.action_between(states[:-1], states[1:]).reshape(-1, layout.ACTION_DIM)
     return Trajectory(
-        images=frames, states=states, actions=layout.action_between(states[:-1], states[1:]).reshape(-1, layout.ACTION_DIM),
+        images=frames, states=states, actions=actions,
         task=entry.task, seed=None, success=entry.success, camera=None, index=index,
         attrs={"source": "droid", "directory": str(entry.directory), "uuid": entry.uuid, "stride": entry.stride,
                "raw_frames": raw.tolist()},

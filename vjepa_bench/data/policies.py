@@ -24,7 +24,9 @@ __all__ = ["ExplorationPolicy", "RandomPolicy", "NoisyScriptedPolicy", "MixPolic
 class ExplorationPolicy(Protocol):
     name: str
 
-    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator) -> None: ...
+    def reset(
+        self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator
+    ) -> None: ...
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray: ...
 
@@ -46,7 +48,9 @@ class RandomPolicy:
     gripper_flip: float = 0.1
     name: str = "random"
 
-    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator) -> None:
+    def reset(
+        self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator
+    ) -> None:
         self._rng = rng
         self._start = np.asarray(observation["state"], np.float64).copy()
         self._delta = np.zeros(6)
@@ -71,9 +75,9 @@ class RandomPolicy:
 
 @dataclass
 class NoisyScriptedPolicy:
-    """The scripted agent's action plus Gaussian noise on its travelling steps; with probability ``segment_prob`` per step a random segment
-    of ``segment_steps`` (low, high) steps of :class:`RandomPolicy` arm motion (gripper held) replaces it. The
-    scripted agent is closed-loop, so it picks up from wherever the segment left the arm."""
+    """The scripted agent's action plus Gaussian noise on its travelling steps; with probability ``segment_prob``
+    per step, a random segment of ``segment_steps`` (low, high) steps of :class:`RandomPolicy` arm motion (gripper
+    held) replaces it. The scripted agent is closed-loop, so it resumes from wherever the segment left the arm."""
 
     position_noise: float = 0.01
     rotation_noise: float = 0.01
@@ -92,7 +96,9 @@ class NoisyScriptedPolicy:
         self._agent = AGENTS["scripted"](**(self.agent_kwargs or {}))
         self._random = RandomPolicy()
 
-    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator) -> None:
+    def reset(
+        self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator
+    ) -> None:
         self._rng = rng
         self._agent.reset(observation, info, env)
         self._random.reset(observation, info, env, rng)
@@ -126,7 +132,9 @@ class MixPolicy:
         self._choices = {"noisy_scripted": NoisyScriptedPolicy(), "random": RandomPolicy()}
         self.current = "random"
 
-    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator) -> None:
+    def reset(
+        self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator
+    ) -> None:
         self.current = "noisy_scripted" if rng.random() < self.scripted_prob else "random"
         self._choices[self.current].reset(observation, info, env, rng)
 

@@ -66,7 +66,8 @@ def camera_to_array(camera: Mapping[str, Any]) -> np.ndarray:
     if lookat.shape != (3,):
         raise ValueError(f"camera 'lookat' must have 3 values, got {lookat.shape}")
     return np.array(
-        [camera["azimuth_deg"], camera["elevation_deg"], camera["distance"], *lookat, camera["roll_deg"], camera["fovy_deg"]],
+        [camera["azimuth_deg"], camera["elevation_deg"], camera["distance"], *lookat]
+        + [camera["roll_deg"], camera["fovy_deg"]],
         np.float64,
     )
 
@@ -141,9 +142,12 @@ def _check_arrays(where: str, images: np.ndarray, states: np.ndarray, actions: n
     if states.ndim != 2 or states.shape[1] != layout.STATE_DIM:
         raise StoreError(f"{where}: field 'states' must be (T, {layout.STATE_DIM}), got {states.shape}")
     if len(states) < 1 or len(images) != len(states):
-        raise StoreError(f"{where}: fields 'images' and 'states' must have the same T >= 1, got {len(images)} and {len(states)}")
+        raise StoreError(
+            f"{where}: fields 'images' and 'states' must have the same T >= 1, got {len(images)} and {len(states)}"
+        )
     if actions.shape != (len(states) - 1, layout.ACTION_DIM):
-        raise StoreError(f"{where}: field 'actions' must be ({len(states) - 1}, {layout.ACTION_DIM}), got {actions.shape}")
+        expected = (len(states) - 1, layout.ACTION_DIM)
+        raise StoreError(f"{where}: field 'actions' must be {expected}, got {actions.shape}")
     for name, values in (("states", states), ("actions", actions)):
         if not np.issubdtype(values.dtype, np.floating):
             raise StoreError(f"{where}: field {name!r} must be floating point, got {values.dtype}")
@@ -168,7 +172,9 @@ def _open_shard(path: Path, mode: str = "r") -> h5py.File:
     fmt = handle.attrs.get("format")
     if fmt != FORMAT:
         handle.close()
-        raise StoreError(f"{path}: attribute 'format' is {fmt!r}, expected {FORMAT!r}: not a vjepa_bench trajectory shard")
+        raise StoreError(
+            f"{path}: attribute 'format' is {fmt!r}, expected {FORMAT!r}: not a vjepa_bench trajectory shard"
+        )
     version = int(handle.attrs.get("format_version", -1))
     if version != FORMAT_VERSION:
         handle.close()
@@ -188,9 +194,11 @@ def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise StoreError(f"{where}: field 'images' must be uint8 (T, H, W, 3), got {images.dtype} {images.shape}")
     if states.ndim != 2 or states.shape[1] != layout.STATE_DIM or states.shape[0] != images.shape[0]:
-        raise StoreError(f"{where}: field 'states' has shape {states.shape}, expected ({images.shape[0]}, {layout.STATE_DIM})")
+        expected = (images.shape[0], layout.STATE_DIM)
+        raise StoreError(f"{where}: field 'states' has shape {states.shape}, expected {expected}")
     if actions.shape != (states.shape[0] - 1, layout.ACTION_DIM):
-        raise StoreError(f"{where}: field 'actions' has shape {actions.shape}, expected ({states.shape[0] - 1}, {layout.ACTION_DIM})")
+        expected = (states.shape[0] - 1, layout.ACTION_DIM)
+        raise StoreError(f"{where}: field 'actions' has shape {actions.shape}, expected {expected}")
     attrs = group.attrs
     try:
         free = json.loads(attrs.get("attrs_json", "{}"))
@@ -262,7 +270,9 @@ class TrajectoryWriter:
                 warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=2)
                 continue
             if stored_size != self.shard_size:
-                raise StoreError(f"{path}: attribute 'shard_size' is {stored_size}, but this writer uses {self.shard_size}")
+                raise StoreError(
+                    f"{path}: attribute 'shard_size' is {stored_size}, but this writer uses {self.shard_size}"
+                )
             self._done.update({info.index: info.seed for info in infos})
 
     @property
@@ -375,10 +385,11 @@ class TrajectoryReader(Sequence[Trajectory]):
         try:
             return group[field_name][selection]
         except (OSError, RuntimeError, KeyError) as error:
-            raise StoreError(f"{info.path}:/trajectories/{info.group}: cannot read field {field_name!r} ({error})") from error
+            where = f"{info.path}:/trajectories/{info.group}"
+            raise StoreError(f"{where}: cannot read field {field_name!r} ({error})") from error
 
     def window(self, i: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frames ``start .. start + count - 1`` of trajectory ``i``: images, states and the ``count - 1`` actions between."""
+        """Frames ``start .. start + count - 1`` of trajectory ``i``: images, states, and the ``count - 1`` actions."""
         length = self.infos[i].length
         if start < 0 or count < 1 or start + count > length:
             raise IndexError(f"window [{start}, {start + count}) outside trajectory {i} of length {length}")

@@ -30,7 +30,9 @@ MAX_ASPECT = 1.35
 """Width / height range of the training crop (``ratio`` of the official config)."""
 
 
-def train_crop_box(height: int, width: int, min_aspect: float = MIN_ASPECT, max_aspect: float = MAX_ASPECT) -> tuple[int, int, int, int]:
+def train_crop_box(
+    height: int, width: int, min_aspect: float = MIN_ASPECT, max_aspect: float = MAX_ASPECT
+) -> tuple[int, int, int, int]:
     """``(top, left, crop_height, crop_width)`` of the training crop: the whole frame when its aspect is within
     ``[min_aspect, max_aspect]``; else full height and width ``round(max_aspect * height)`` (too wide) or full width
     and height ``round(width / min_aspect)`` (too tall), centred. 1280x720 gives a 972x720 crop."""

@@ -125,7 +125,10 @@ def read_video(
         unique = sorted(set(wanted))
         if len(frames) < len(unique):
             missing = unique[len(frames)]
-            raise IndexError(f"frame {missing} requested but {path} has fewer frames (decoded {len(frames)} of the {len(unique)} wanted)")
+            raise IndexError(
+                f"frame {missing} requested but {path} has fewer frames "
+                f"(decoded {len(frames)} of the {len(unique)} wanted)"
+            )
         position = {frame: k for k, frame in enumerate(unique)}
         frames = frames[[position[i] for i in wanted]]
     return frames, float(meta["fps"])
@@ -143,7 +146,7 @@ def _collect(reader: Iterable[bytes], height: int, width: int, limit: int | None
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, quality: float = 8.0) -> None:
-    """Encode ``uint8 (N, H, W, 3)`` RGB frames to an H.264 MP4 (H and W must be even; multiples of 16 avoid padding)."""
+    """Encode ``uint8 (N, H, W, 3)`` RGB frames to an H.264 MP4 (H and W must be even)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
