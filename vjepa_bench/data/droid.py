@@ -9,6 +9,8 @@ One directory per trajectory::
 
 Frames are subsampled to about 4 fps (every ``ceil(video_fps / 4)``-th frame, from frame 0), states are read at
 the same frames, and actions are :func:`vjepa_bench.layout.action_between` of consecutive subsampled states.
+Clip windows (``DroidTrajectories.window``) start on subsampled frames, i.e. at raw frames that are multiples of the
+stride; the official loader may start at any raw frame (same frame spacing, a different phase).
 """
 
 from __future__ import annotations
@@ -232,7 +234,8 @@ class DroidTrajectories(Sequence[Trajectory]):
         trajectories: directories, or the path of a list file (see :func:`read_trajectory_list`).
         camera: metadata key of the view to read (default the left exterior camera).
         target_fps: subsampled frame rate (4 fps: V-JEPA 2-AC).
-        size: ``(height, width)`` to resize frames to while decoding; ``None`` keeps them.
+        size: ``(height, width)`` to resize frames to while decoding; ``None`` keeps them. Keep the video's aspect
+            (e.g. ``(288, 512)`` for 720p) so that the training crop stays the official one.
         workers: threads probing the files when listing (each probe starts ffmpeg once).
         progress: show a progress bar while listing.
     """
