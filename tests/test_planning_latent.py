@@ -18,8 +18,8 @@ from vjepa_bench.planning import (
     apply_action,
     euler_xyz_to_matrix,
     matrix_to_euler_xyz,
-    normalize_features,
 )
+from vjepa_bench.models import build_ac_predictor, layer_norm_features
 from vjepa_bench.planning.benchmark import compare_planners, format_summary, latent_problem, summarize
 
 
@@ -111,8 +111,8 @@ def test_apply_action_is_differentiable():
 
 def make_energy(predictor, dim, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    context = normalize_features(torch.randn(predictor.tokens_per_frame, dim, generator=generator))
-    goal = normalize_features(torch.randn(predictor.tokens_per_frame, dim, generator=generator))
+    context = layer_norm_features(torch.randn(predictor.tokens_per_frame, dim, generator=generator))
+    goal = layer_norm_features(torch.randn(predictor.tokens_per_frame, dim, generator=generator))
     state = torch.tensor([0.5, 0.0, 0.3, 3.0, 0.1, -1.9, 0.2])
     return LatentRolloutEnergy(predictor, context, state, goal), context, state, goal
 
@@ -129,7 +129,7 @@ def test_rollout_energy_matches_naive_reference():
             z = torch.cat(frames)[None]  # (1, (t+1) P, D)
             a = actions[s, : t + 1][None]
             out = predictor(z, a, torch.tensor(np.stack(states))[None])
-            frames.append(normalize_features(out[0, -predictor.tokens_per_frame :]))
+            frames.append(layer_norm_features(out[0, -predictor.tokens_per_frame :]))
             states.append(layout.apply_action(states[-1], actions[s, t].numpy()))
         reference = (frames[-1] - goal).abs().mean()
         assert batched[s].item() == pytest.approx(reference.item(), abs=1e-5)
@@ -206,15 +206,8 @@ def test_cem_grad_matches_paper_cem_with_5x_fewer_evaluations(horizon):
         assert fast["mean_gap"] < 0
 
 
-def test_layer_norm_matches_models():
-    models = pytest.importorskip("vjepa_bench.models")
-    x = torch.randn(3, 5, 16) * 4 + 2
-    torch.testing.assert_close(normalize_features(x), models.layer_norm_features(x))
-
-
 def test_with_real_ac_predictor_preset():
-    models = pytest.importorskip("vjepa_bench.models")
-    predictor = models.build_ac_predictor(
+    predictor = build_ac_predictor(
         "ac_tiny", embed_dim=16, predictor_embed_dim=48, depth=2, num_heads=3, mlp_hidden_dim=96, img_size=32
     ).eval()
     energy, target = latent_problem(predictor, 16, horizon=2, goal_noise=0.0, seed=1)

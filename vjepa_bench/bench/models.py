@@ -15,13 +15,7 @@ import torch
 
 from vjepa_bench.models import ac_predictor_flops, build_ac_predictor, build_encoder, encoder_flops, inference_autocast
 from vjepa_bench.models.presets import ac_predictor_config
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+from vjepa_bench.planning import resolve_device
 
 
 def _sync(device: torch.device) -> None:

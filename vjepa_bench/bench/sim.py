@@ -63,7 +63,7 @@ def _bench_ours(env_id: str, steps: int, image_size: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     for _ in range(3):
-        env.step(env.action_space.sample())
+        env.step(np.zeros(env.action_space.shape, np.float32))
     elapsed, done_steps, seed = 0.0, 0, 1
     while done_steps < steps:
         action = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)

@@ -9,7 +9,7 @@ Typical use, once per decision::
 
 from vjepa_bench.planning.cem import CEMOutput, EnergyFn, action_bound, cem, initial_std, planned_dims
 from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
-from vjepa_bench.planning.energy import FEATURE_NORM_EPS, LatentRolloutEnergy, normalize_features
+from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.gradient import RefineOutput, refine
 from vjepa_bench.planning.planner import PlanResult, Planner, apply_deadband, resolve_device
 from vjepa_bench.planning.state_update import apply_action, euler_xyz_to_matrix, matrix_to_euler_xyz
@@ -18,7 +18,6 @@ __all__ = [
     "CEMOutput",
     "EnergyFn",
     "FAST_CEM_GRAD",
-    "FEATURE_NORM_EPS",
     "LatentRolloutEnergy",
     "PAPER_CEM",
     "PlanResult",
@@ -32,7 +31,6 @@ __all__ = [
     "euler_xyz_to_matrix",
     "initial_std",
     "matrix_to_euler_xyz",
-    "normalize_features",
     "planned_dims",
     "refine",
     "resolve_device",

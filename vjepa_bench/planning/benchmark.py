@@ -19,7 +19,8 @@ from torch import nn
 
 from vjepa_bench.layout import ACTION_DIM, GRIPPER, POSITION
 from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
-from vjepa_bench.planning.energy import LatentRolloutEnergy, normalize_features
+from vjepa_bench.models import layer_norm_features
+from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.planner import Planner
 
 DEFAULT_CONFIGS: Mapping[str, PlannerConfig] = {"paper_cem": PAPER_CEM, "cem_grad": FAST_CEM_GRAD}
@@ -37,7 +38,7 @@ def latent_problem(
     """One problem: ``(energy, target_actions (H, 7))``; the target generated the (noise-free) goal."""
     generator = torch.Generator().manual_seed(seed)
     tokens = int(predictor.tokens_per_frame)
-    context = normalize_features(torch.randn(tokens, feature_dim, generator=generator)).to(device)  # (P, D)
+    context = layer_norm_features(torch.randn(tokens, feature_dim, generator=generator)).to(device)  # (P, D)
     state = torch.tensor(_STATE, device=device)  # (7,)
     target = torch.zeros(horizon, ACTION_DIM)  # (H, 7)
     target[:, POSITION] = (torch.rand(horizon, 3, generator=generator) * 2 - 1) * 0.8 * PAPER_CEM.max_position_delta
@@ -47,7 +48,7 @@ def latent_problem(
     with torch.inference_mode():
         goal = LatentRolloutEnergy(predictor, context, state, context).rollout(target[None])[0, -1].float()  # (P, D)
         if goal_noise > 0:
-            goal = normalize_features(goal + goal_noise * noise)  # (P, D)
+            goal = layer_norm_features(goal + goal_noise * noise)  # (P, D)
     return LatentRolloutEnergy(predictor, context, state, goal), target
 
 

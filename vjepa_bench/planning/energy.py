@@ -8,20 +8,11 @@ parameter-free layer norm of FACTS §b.6, applied to every predicted frame befor
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vjepa_bench.layout import ACTION_DIM, STATE_DIM
+from vjepa_bench.models import layer_norm_features
 from vjepa_bench.planning.state_update import apply_action
-
-FEATURE_NORM_EPS = 1e-5
-"""eps of the parameter-free layer norm on targets, goals and predicted frames (torch's default; FACTS §b.6)."""
-
-
-def normalize_features(features: torch.Tensor) -> torch.Tensor:
-    """Parameter-free layer norm over the last (feature) axis, eps 1e-5."""
-    return F.layer_norm(features, features.shape[-1:], eps=FEATURE_NORM_EPS)
-
 
 def _usable_with_autograd(tensor: torch.Tensor) -> torch.Tensor:
     # Features encoded under torch.inference_mode cannot be saved for backward; a copy made outside it can.
@@ -36,7 +27,7 @@ class LatentRolloutEnergy:
     Args:
         predictor: AC predictor, ``forward(z (B, T*P, D), actions (B, T, 7), states (B, T, 7)) -> (B, T*P, D)``
             where output block t predicts frame t+1; must have ``tokens_per_frame`` (P). Put it in eval mode.
-        context_features: ``(P, D)`` current-frame features, already passed through ``normalize_features``.
+        context_features: ``(P, D)`` current-frame features, already passed through ``layer_norm_features``.
         context_state: ``(7,)`` current end-effector state (layout.py).
         goal_features: ``(P, D)`` goal-frame features, already normalised.
 
@@ -88,7 +79,7 @@ class LatentRolloutEnergy:
                     actions[:, : t + 1],  # (S, t+1, 7)
                     states,  # (S, t+1, 7)
                 )  # (S, (t+1) P, D): block t predicts frame t+1
-            predicted = normalize_features(out[:, -tokens:].float()).to(frames.dtype)  # (S, P, D)
+            predicted = layer_norm_features(out[:, -tokens:].float()).to(frames.dtype)  # (S, P, D)
             frames = torch.cat((frames, predicted[:, None]), 1)  # (S, t+2, P, D)
             if t + 1 < horizon:
                 next_state = apply_action(states[:, -1], actions[:, t])  # (S, 7)
