@@ -191,3 +191,16 @@ def test_pretrain_loss_falls_and_checkpoint_loads(store: Path, tmp_path: Path):
     loaded = load_checkpoint(tmp_path / "pt" / "checkpoint.pt")
     assert loaded.encoder is not None and loaded.predictor is not None
     assert loaded.meta["step"] == 25
+
+
+def test_energy_vs_distance_diagnostic_runs(store: Path):
+    from vjepa_bench.data.store import TrajectoryReader
+    from vjepa_bench.models.encoder import build_encoder
+    from vjepa_bench.training.diagnostics import energy_vs_distance
+
+    torch.manual_seed(0)
+    encoder = build_encoder("vit_tiny", **TINY_ENCODER)
+    report = energy_vs_distance(encoder, TrajectoryReader(store), [0, 1, 2], SIZE)
+    assert report["pairs"] == 3 * 45
+    assert sum(b["pairs"] for b in report["bins"]) == report["pairs"]
+    assert -1.0 <= report["spearman"] <= 1.0

@@ -58,7 +58,8 @@ def load_frozen_encoder(source: EncoderSource, image_size: int, seed: int) -> tu
     else:
         torch.manual_seed(seed)
         try:
-            encoder = build_encoder(source.preset, **source.overrides)
+            # the nominal img_size is what a loader of the checkpoint (e.g. agent=vjepa_ac) feeds the encoder
+            encoder = build_encoder(source.preset, **{"img_size": image_size, **source.overrides})
         except (KeyError, TypeError) as err:
             raise UsageError(f"encoder.preset / encoder.overrides: {err}") from err
         origin = {"preset": source.preset, "overrides": dict(source.overrides), "init_seed": seed}

@@ -119,7 +119,7 @@ class Pretrainer:
         self.out = Path(cfg.output_dir)
         torch.manual_seed(cfg.seed)
         try:
-            encoder = build_encoder(cfg.encoder, **cfg.encoder_overrides)
+            encoder = build_encoder(cfg.encoder, **{"img_size": cfg.data.image_size, **cfg.encoder_overrides})
             c = encoder.config
             predictor = build_predictor(
                 cfg.predictor,
