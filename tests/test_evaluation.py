@@ -122,3 +122,13 @@ def test_cli_reports_unknown_commands_and_overrides(tmp_path):
     assert "Traceback" not in bad_key.stderr
     bad_group = subprocess.run(_cli("eval", "env=nope"), capture_output=True, text=True, cwd=tmp_path)
     assert bad_group.returncode != 0 and "reach_with_object" in bad_group.stderr
+
+
+def test_multirun_sweeps_tasks_into_separate_resumable_folders(tmp_path):
+    args = _cli("eval", "--multirun", "agent=random", "env=reach,grasp", "episodes=1", "env.kwargs.image_size=64",
+                "+env.kwargs.max_episode_steps=2", "progress=false")
+    subprocess.run(args, check=True, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found = sorted(tmp_path.glob("runs/multirun/eval/*/results.json"))
+    assert len(found) == 2
+    tasks = sorted(json.loads(p.read_text())["task"]["id"] for p in found)
+    assert tasks == ["vjepa_bench/FrankaGrasp-v0", "vjepa_bench/FrankaReach-v0"]
