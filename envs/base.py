@@ -71,6 +71,16 @@ def _smooth_profile() -> tuple[np.ndarray, np.ndarray]:
 _PROFILE, _PROFILE_RATE = _smooth_profile()
 
 
+def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve a small symmetric positive-definite system with MuJoCo's Cholesky (no BLAS threads: ~20x faster than
+    ``np.linalg.inv`` here when the CPUs are busy)."""
+    factor = np.array(matrix, dtype=np.float64)
+    mujoco.mju_cholFactor(factor, 0.0)
+    out = np.zeros(len(rhs))
+    mujoco.mju_cholSolve(out, factor, np.ascontiguousarray(rhs, dtype=np.float64))
+    return out
+
+
 @dataclass
 class GoalSpec:
     """One goal configuration: the flange pose, the gripper opening and where the object is."""
@@ -323,9 +333,10 @@ class FrankaEnv(gym.Env):
                 break
             mujoco.mj_jacSite(m, d, jacp, jacr, self._flange)
             jac = np.vstack([jacp[:, self._arm_dof], jacr[:, self._arm_dof]])
-            solve = jac.T @ np.linalg.inv(jac @ jac.T + IK_DAMPING * np.eye(6))
-            dq = solve @ error
-            dq += (np.eye(NROBOT) - np.linalg.pinv(jac) @ jac) @ (0.1 * (HOME_QPOS - q))  # posture, null space
+            gram = jac @ jac.T
+            dq = jac.T @ _spd_solve(gram + IK_DAMPING * np.eye(6), error)  # damped least squares
+            posture = 0.1 * (HOME_QPOS - q)
+            dq += posture - jac.T @ _spd_solve(gram + 1e-6 * np.eye(6), jac @ posture)  # in the null space
             step = np.linalg.norm(dq)
             if step > 0.5:
                 dq *= 0.5 / step

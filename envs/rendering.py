@@ -12,7 +12,8 @@ extra passes, so the cost is mostly vertex work, not map size.
 Lean settings (measured in SIM.md section 1c; llvmpipe is vertex-bound and pays a fixed cost per shadow map and per
 MSAA resolve): no multisampling (``offsamples=0``), offscreen buffer = image size, no reflections or skybox, one
 directional light with a small (``SHADOW_SIZE``) shadow map: a cheap shadow under the gripper and the object helps
-to judge height; ``shadows=False`` removes it.
+to judge height; ``shadows=False`` removes it. ``LP_NUM_THREADS`` defaults to 0 (llvmpipe renders on the calling
+thread).
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class Renderer:
 
     def __init__(self, model: mujoco.MjModel, height: int, width: int, shadows: bool = True, max_geom: int = 500):
         backend = select_gl_backend()
+        # Mesa llvmpipe: rasterise on the calling thread (SIM.md: fastest per process at these sizes; scale out with
+        # one env per process instead). Only a default, and only read when the first GL context is made.
+        os.environ.setdefault("LP_NUM_THREADS", "0")
         if width > model.vis.global_.offwidth or height > model.vis.global_.offheight:
             raise ValueError(f"image {width}x{height} exceeds the model's offscreen buffer")
         self.height, self.width = height, width
