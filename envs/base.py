@@ -199,6 +199,9 @@ class FrankaEnv(gym.Env):
         super().reset(seed=seed)
         rng = self.np_random
         base = self.camera
+        unknown = set(options or {}) - {"camera"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; the only option is 'camera'")
         if options and "camera" in options:
             base = CameraPose.from_any(options["camera"])
         self.camera_pose = self.camera_randomization.sample(base, rng) if self.camera_randomization else base

@@ -86,6 +86,8 @@ def test_bad_options_raise():
         gym.make(envs.ENV_IDS[0], object="box")
     with pytest.raises(TypeError, match="unknown camera"):
         make(envs.ENV_IDS[0], camera={"azimuth": 3.0})
+    with pytest.raises(ValueError, match="reset options"):
+        make(envs.ENV_IDS[0]).reset(seed=0, options={"camara": {}})
     with pytest.raises(ValueError, match="render_mode"):
         envs.FrankaReachEnv(render_mode="human")
 
