@@ -6,7 +6,7 @@ What it does, so that the result can be checked:
 * reads robosuite's ``robots/panda/robot.xml`` and ``grippers/panda_gripper.xml`` (kinematics, inertias, collision
   meshes, materials) with ``mujoco.MjSpec``;
 * per arm link, merges the visual sub-meshes that share a colour into one mesh (``trimesh`` ``merge_vertices``)
-  and decimates it with ``fast_simplification`` (quadric decimation) to ~15 % of its triangles (small parts are
+  and decimates it with ``fast_simplification`` (quadric decimation) to ~7 % of its triangles (small parts are
   kept as they are); hand and finger visuals are decimated the same way; collision meshes are copied untouched;
 * replaces robosuite's torque motors by joint position actuators (gravity compensation on every robot body does the
   holding) and writes one flat MJCF, ``panda.xml``, whose mesh files sit next to it (the assets folder is flat).

@@ -47,7 +47,7 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
     spec.visual.map.zfar = 5.0
     spec.stat.extent = 2.0
     spec.stat.center = [0.45, 0.0, 0.2]
-    spec.visual.map.shadowclip = 0.8  # shadow box of the directional light around stat.center (smaller: acne)
+    spec.visual.map.shadowclip = 1.0  # shadow box of the directional light around stat.center (smaller: acne)
 
     wood = spec.add_texture(name="wood", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT,
                             rgb1=[0.72, 0.58, 0.42], rgb2=[0.6, 0.47, 0.33], mark=mujoco.mjtMark.mjMARK_RANDOM,
