@@ -1,12 +1,12 @@
-"""Episode videos: frames (optionally side by side with the active goal image) written as MP4 with imageio."""
+"""Episode videos: frames (optionally side by side with the active goal image) written as MP4."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
-import imageio.v2 as imageio
 import numpy as np
+
+from vjepa_bench.data.video import write_video
 
 
 def side_by_side(observation: np.ndarray, goal: np.ndarray | None) -> np.ndarray:
@@ -18,20 +18,6 @@ def side_by_side(observation: np.ndarray, goal: np.ndarray | None) -> np.ndarray
         cols = np.linspace(0, goal.shape[1] - 1, observation.shape[1]).astype(int)
         goal = goal[rows][:, cols]
     return np.concatenate([observation, goal], axis=1)
-
-
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 4) -> Path:
-    """Write uint8 (H, W, 3) frames as an H.264 MP4 (sizes padded to even numbers); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if len(frames) == 0:
-        raise ValueError("no frames to write")
-    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=2, quality=8) as writer:
-        for frame in frames:
-            frame = np.asarray(frame, np.uint8)
-            pad = ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0))
-            writer.append_data(np.pad(frame, pad, mode="edge"))
-    return path
 
 
 class EpisodeRecorder:

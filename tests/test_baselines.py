@@ -1,7 +1,6 @@
 """Baseline agents: registry, the scripted oracle solves every task with both objects, random stays near zero.
 
-A handful of seeds per case keeps this short; the 50-episode figures come from ``success_rate`` (see the envs
-README section / the report): ``python -c "from vjepa_bench.envs.episodes import baseline_table; ..."``.
+A handful of seeds per case keeps this short; the 50-episode figures come from ``vjepa-bench eval`` (README).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from vjepa_bench import layout
 from vjepa_bench.agents.base import AGENTS, Agent
 from vjepa_bench.agents.random_agent import RandomAgent
 from vjepa_bench.agents.scripted import ScriptedAgent
-from vjepa_bench.envs.episodes import success_rate
+from vjepa_bench.evaluation.runner import success_rate
 
 CASES = [("vjepa_bench/FrankaReach-v0", None)]
 CASES += [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup")]

@@ -132,3 +132,15 @@ def test_multirun_sweeps_tasks_into_separate_resumable_folders(tmp_path):
     assert len(found) == 2
     tasks = sorted(json.loads(p.read_text())["task"]["id"] for p in found)
     assert tasks == ["vjepa_bench/FrankaGrasp-v0", "vjepa_bench/FrankaReach-v0"]
+
+
+def test_videos_show_each_step_beside_its_goal(tmp_path):
+    from vjepa_bench.data.video import read_video
+
+    spec = _spec(tmp_path, episodes=2)
+    spec.videos = 1
+    run_evaluation(spec)
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["episode_0000.mp4"]
+    frames, _ = read_video(videos[0])
+    assert frames.shape == (4, 64, 128, 3)  # reset + 3 steps; observation | goal

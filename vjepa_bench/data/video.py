@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
@@ -145,19 +146,22 @@ def _collect(reader: Iterable[bytes], height: int, width: int, limit: int | None
     return np.stack(frames)
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, quality: float = 8.0) -> None:
-    """Encode ``uint8 (N, H, W, 3)`` RGB frames to an H.264 MP4 (H and W must be even)."""
+def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray] | np.ndarray, fps: float, quality: float = 8.0) -> Path:
+    """Encode ``uint8 (N, H, W, 3)`` RGB frames to an H.264 MP4; odd sizes are padded by one edge pixel."""
     frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"frames must be uint8 (N, H, W, 3) with N > 0, got {frames.dtype} {frames.shape}")
+    pad = ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0))
+    if any(p[1] for p in pad):
+        frames = np.pad(frames, pad, mode="edge")
     height, width = frames.shape[1:3]
-    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
-    writer = imageio_ffmpeg.write_frames(
-        os.fspath(path), (width, height), fps=fps, quality=quality, macro_block_size=1
-    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = imageio_ffmpeg.write_frames(os.fspath(path), (width, height), fps=fps, quality=quality, macro_block_size=1)
     writer.send(None)
     try:
         for frame in frames:
             writer.send(np.ascontiguousarray(frame))
     finally:
         writer.close()
+    return path

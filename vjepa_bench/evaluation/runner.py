@@ -14,7 +14,9 @@ from tqdm import tqdm
 
 import vjepa_bench.envs  # noqa: F401  (registers the env ids)
 from vjepa_bench.agents import make_agent
+from vjepa_bench.envs.video import EpisodeRecorder
 from vjepa_bench.errors import UsageError
+from vjepa_bench.evaluation.metrics import summarize
 from vjepa_bench.evaluation.records import EpisodeLog
 from vjepa_bench.evaluation.results import build_results, canonical_hash, write_json_atomic
 
@@ -82,16 +84,19 @@ def _guard_resume(spec: EvalSpec) -> None:
         write_json_atomic(run_file, {"hash": canonical_hash(identity), "spec": identity})
 
 
-def run_episode(env: gym.Env, agent: Any, seed: int, frames: list[np.ndarray] | None = None) -> dict[str, Any]:
-    """Run one seeded episode to termination or truncation; return its record (without the episode index)."""
+def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder | None = None) -> dict[str, Any]:
+    """Run one seeded episode to termination or truncation; return its record (without the episode index).
+
+    ``final_distance`` is the privileged distance to the final goal (for pick-and-place, the placement).
+    """
     obs, info = env.reset(seed=seed)
     agent.reset(obs, info, env.unwrapped)
     camera = info.get("camera")
     plan_times: list[float] = []
     energies: list[float] = []
     steps, total_reward = 0, 0.0
-    if frames is not None:
-        frames.append(obs["image"])
+    if recorder is not None:
+        recorder.add(obs, info)
     while True:
         start = time.perf_counter()
         action = agent.act(obs)
@@ -103,8 +108,8 @@ def run_episode(env: gym.Env, agent: Any, seed: int, frames: list[np.ndarray] | 
         obs, reward, terminated, truncated, info = env.step(action)
         steps += 1
         total_reward += float(reward)
-        if frames is not None:
-            frames.append(obs["image"])
+        if recorder is not None:
+            recorder.add(obs, info)
         if terminated or truncated:
             break
     return {
@@ -112,12 +117,25 @@ def run_episode(env: gym.Env, agent: Any, seed: int, frames: list[np.ndarray] | 
         "seed": seed,
         "camera": _jsonable(camera),
         "success": bool(info["success"]),
-        "final_distance": float(info["distance"]),
+        "final_distance": float(info.get("distance_to_final_goal", info["distance"])),
         "steps": steps,
         "return": total_reward,
         "planning_time_s": plan_times,
         "energies": energies,
     }
+
+
+def success_rate(env_id: str, agent: Any, episodes: int = 50, seed: int = 0, **env_kwargs: Any) -> dict[str, Any]:
+    """In-memory success summary of ``agent`` over episodes with seeds ``seed, seed + 1, ...`` (no files).
+
+    Returns ``summarize``'s block plus ``records``; ``vjepa-bench eval`` is the resumable, file-backed version.
+    """
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        records = [run_episode(env, agent, seed + i) for i in range(episodes)]
+    finally:
+        env.close()
+    return {"env_id": env_id, **summarize(records), "records": records}
 
 
 def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
@@ -132,13 +150,11 @@ def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
         try:
             bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress)
             for entry in bar:
-                frames = [] if entry["episode"] < spec.videos else None
-                record = {"episode": entry["episode"], **run_episode(env, agent, entry["seed"], frames)}
+                recorder = EpisodeRecorder() if entry["episode"] < spec.videos else None
+                record = {"episode": entry["episode"], **run_episode(env, agent, entry["seed"], recorder)}
                 log.append(record)
-                if frames is not None:
-                    from vjepa_bench.envs.video import write_video
-
-                    write_video(spec.output_dir / "videos" / f"episode_{entry['episode']:04d}.mp4", frames)
+                if recorder is not None:
+                    recorder.save(spec.output_dir / "videos" / f"episode_{entry['episode']:04d}.mp4")
                 done = log.ordered()
                 bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
         finally:
