@@ -6,6 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import vjepa_bench.envs  # noqa: F401  (registers the env ids)
+
 from vjepa_bench import layout
 from vjepa_bench.data.collect import collect
 from vjepa_bench.data.policies import RandomPolicy, make_policy
@@ -126,21 +128,11 @@ def test_collect_refuses_an_env_without_step_limit(tmp_path):
     assert collect(UNLIMITED_ID, 1, tmp_path, policy="random", progress=False, max_steps=2).written == 1
 
 
-def _registered(env_id: str) -> bool:
-    try:
-        import vjepa_bench.envs  # noqa: F401
-    except ImportError:
-        return False
-    return env_id in gym.registry
-
-
 @pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaReach-v0", "vjepa_bench/FrankaReachWithObject-v0"])
 def test_collect_on_real_env(tmp_path, env_id):
-    if not _registered(env_id):
-        pytest.skip(f"{env_id} is not registered yet")
     summary = collect(
-        env_id, 2, tmp_path, policy="mix", seed=3, env_kwargs={"image_size": 64},
-        camera_randomization={"azimuth_deg": [35.0, 85.0]}, shard_size=10, progress=False, max_steps=4,
+        env_id, 2, tmp_path, policy="mix", seed=3, shard_size=10, progress=False, max_steps=4,
+        env_kwargs={"image_size": 64, "camera_randomization": {"azimuth_deg": [35.0, 85.0]}},
     )  # fmt: skip
     assert summary.written == 2
     with TrajectoryReader(tmp_path) as reader:
@@ -153,8 +145,6 @@ def test_collect_on_real_env(tmp_path, env_id):
 
 def test_noisy_scripted_grasps_and_carries(tmp_path):
     env_id = "vjepa_bench/FrankaPickPlace-v0"
-    if not _registered(env_id):
-        pytest.skip(f"{env_id} is not registered yet")
     summary = collect(
         env_id, 1, tmp_path, policy="noisy_scripted", seed=0, env_kwargs={"image_size": 32}, progress=False
     )
@@ -172,9 +162,9 @@ def test_collect_command_reads_its_config(tmp_path, capsys):
     from vjepa_bench.errors import UsageError
 
     cfg = OmegaConf.create({
-        "env": {"name": "fake", "id": FAKE_ID, "kwargs": {}},
+        "env": {"name": "fake", "id": FAKE_ID, "kwargs": {"image_size": 4}},
         "camera": {"name": "default", "pose": {"azimuth_deg": None}, "randomization": None},
-        "episodes": 2, "seed": 5, "policy": "random", "policy_kwargs": {}, "shard_size": 10, "image_size": 4,
+        "episodes": 2, "seed": 5, "policy": "random", "policy_kwargs": {}, "shard_size": 10,
         "max_steps": 2, "progress": False, "out_dir": str(tmp_path),
     })  # fmt: skip
     main(cfg)

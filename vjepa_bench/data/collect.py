@@ -67,7 +67,6 @@ def collect(
     policy: str | ExplorationPolicy = "mix",
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
-    camera_randomization: dict[str, Any] | None = None,
     shard_size: int = 100,
     progress: bool = True,
     max_steps: int | None = None,
@@ -82,8 +81,8 @@ def collect(
     Args:
         env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v0``.
         policy: ``random``, ``noisy_scripted``, ``mix`` or a policy object (see :mod:`vjepa_bench.data.policies`).
-        env_kwargs: keyword arguments of the env (``image_size``, ``object``, ``camera``, ...).
-        camera_randomization: ranges sampled at every reset (the env's ``camera_randomization`` argument).
+        env_kwargs: keyword arguments of the env (``image_size``, ``object``, ``camera``,
+            ``camera_randomization``, ...).
         shard_size: trajectories per HDF5 shard.
         max_steps: episode length cap (``gymnasium.make``'s ``max_episode_steps``); ``None`` keeps the env's.
         policy_kwargs: fields of the named policy.
@@ -108,8 +107,6 @@ def collect(
         return CollectSummary(out_dir=str(out_dir), written=0, skipped=skipped, successes=0)
 
     kwargs = dict(env_kwargs or {})
-    if camera_randomization is not None:
-        kwargs["camera_randomization"] = camera_randomization
     make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
     env = gym.make(env_id, **make_kwargs, **kwargs)
     if env.spec is None or env.spec.max_episode_steps is None:

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from vjepa_bench.commands import env_kwargs, plain
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, format_summary, run_evaluation
-
-
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if node is not None else None
-
-
-def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """Gymnasium kwargs from the ``env`` and ``camera`` groups (unset camera fields keep the env defaults)."""
-    kwargs = dict(_plain(cfg.env.kwargs) or {})
-    pose = {k: v for k, v in (_plain(cfg.camera.pose) or {}).items() if v is not None}
-    if pose:
-        kwargs["camera"] = pose
-    if cfg.camera.randomization is not None:
-        kwargs["camera_randomization"] = _plain(cfg.camera.randomization)
-    return kwargs
 
 
 def output_dir(cfg: DictConfig) -> Path:
@@ -40,7 +25,7 @@ def main(cfg: DictConfig) -> None:
         env_id=cfg.env.id,
         env_kwargs=env_kwargs(cfg),
         agent=cfg.agent.name,
-        agent_kwargs=_plain(cfg.agent.kwargs) or {},
+        agent_kwargs=plain(cfg.agent.kwargs) or {},
         episodes=episode_list(cfg.episodes, cfg.seed),
         output_dir=output_dir(cfg),
         videos=cfg.videos,
