@@ -180,7 +180,9 @@ class FrankaEnv(gym.Env):
 
     # ----------------------------------------------------------------------------------------------- task hooks
     def _add_objects(self, spec: mujoco.MjSpec) -> None:
-        """Add the task's bodies to the scene spec (called once, before compiling)."""
+        """Add the task's bodies to the scene spec (called once, before compiling): the chosen object, if any."""
+        if self.uses_object:
+            (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         """Place robot and objects for a new episode (``self.data`` was just reset); may only use ``rng``."""

@@ -7,7 +7,6 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from vjepa_bench.envs import scene
 from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 
 LIFT_SUCCESS = 0.05
@@ -55,9 +54,6 @@ class FrankaGraspEnv(FrankaEnv):
     task = "grasp"
     max_episode_steps = 30
     uses_object = True
-
-    def _add_objects(self, spec: mujoco.MjSpec) -> None:
-        (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         self._start_robot(rng)

@@ -66,7 +66,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
     uses_object = True
 
     def _add_objects(self, spec: mujoco.MjSpec) -> None:
-        (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
+        super()._add_objects(spec)
         scene.add_plate(spec)
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:

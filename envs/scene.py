@@ -49,9 +49,9 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
     spec.stat.center = [0.45, 0.0, 0.2]
     spec.visual.map.shadowclip = 1.0  # shadow box of the directional light around stat.center (smaller: acne)
 
-    wood = spec.add_texture(name="wood", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT,
-                            rgb1=[0.72, 0.58, 0.42], rgb2=[0.6, 0.47, 0.33], mark=mujoco.mjtMark.mjMARK_RANDOM,
-                            random=0.25, markrgb=[0.64, 0.5, 0.36], width=128, height=128)
+    spec.add_texture(name="wood", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT,
+                     rgb1=[0.72, 0.58, 0.42], rgb2=[0.6, 0.47, 0.33], mark=mujoco.mjtMark.mjMARK_RANDOM,
+                     random=0.25, markrgb=[0.64, 0.5, 0.36], width=128, height=128)
     spec.add_material(name="table", textures=["", "wood"], texrepeat=[3, 3], rgba=[1, 1, 1, 1], specular=0.1,
                       shininess=0.2)
     floor_tex = spec.add_texture(name="floor", type=mujoco.mjtTexture.mjTEXTURE_2D,
