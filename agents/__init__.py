@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from vjepa_bench.agents.base import AGENTS, Agent, register_agent
@@ -17,7 +18,12 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
         importlib.import_module(f"{__name__}.{module}")
     if name not in AGENTS:
         raise UsageError(f"unknown agent {name!r}; choose one of: {', '.join(sorted(AGENTS))}")
-    return AGENTS[name](**kwargs)
+    factory = AGENTS[name]
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as err:
+        raise UsageError(f"agent {name!r}: {err} (see configs/agent/{name}.yaml for its settings)") from None
+    return factory(**kwargs)
 
 
 __all__ = ["AGENTS", "Agent", "make_agent", "register_agent"]

@@ -26,7 +26,7 @@ class SimCEMAgent:
     name = "sim_cem"
 
     def __init__(self, planner: dict[str, Any] | None = None) -> None:
-        self.planner = Planner(PlannerConfig(**{**SIM_CEM_DEFAULTS, **(planner or {})}))
+        self.planner = Planner(PlannerConfig.from_dict({**SIM_CEM_DEFAULTS, **(planner or {})}))
         self.device_name = "cpu (MuJoCo rollouts)"
         self._info: dict[str, Any] = {}
 

@@ -43,7 +43,7 @@ class VJepaACAgent:
         checkpoint_dir: str | None = None,
         image_size: int | None = None,
     ) -> None:
-        self.planner = Planner(PlannerConfig(**(planner or {})))
+        self.planner = Planner(PlannerConfig.from_dict(planner))
         self.device = self.planner.device
         source = resolve_world_model(checkpoint)
         try:

@@ -71,3 +71,17 @@ def test_sim_cem_reaches_the_goal():
     assert record["success"], record
     assert record["final_distance"] < 0.04
     assert agent.step_info()["evaluations"] == 64 * 3 + 1
+
+
+def test_planner_typos_and_bad_values_name_the_field():
+    with pytest.raises(UsageError, match="planner.sample is not a planner setting"):
+        make_agent("sim_cem", planner={"sample": 10})
+    with pytest.raises(UsageError, match="planner.samples"):
+        make_agent("sim_cem", planner={"samples": 0})
+
+
+def test_unknown_agent_settings_are_usage_errors():
+    with pytest.raises(UsageError, match="agent 'sim_cem'.*checkpoint"):
+        make_agent("sim_cem", checkpoint="x")
+    with pytest.raises(UsageError, match="unknown agent 'nope'"):
+        make_agent("nope")

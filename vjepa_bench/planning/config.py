@@ -138,6 +138,16 @@ class PlannerConfig:
         if not isinstance(self.device, str) or not self.device:
             fail("device", 'must be "auto", "cpu", "cuda" or "cuda:<index>"')
 
+    @classmethod
+    def from_dict(cls, values: dict[str, object] | None) -> PlannerConfig:
+        """Build from user config (e.g. ``planner.*`` overrides); an unknown field is a ``UsageError`` naming it."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(f"planner.{unknown[0]} is not a planner setting; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
     def replace(self, **changes: object) -> PlannerConfig:
         """A validated copy with some fields changed (the config itself is frozen)."""
         return dataclasses.replace(self, **changes)
