@@ -85,3 +85,16 @@ def test_unknown_agent_settings_are_usage_errors():
         make_agent("sim_cem", checkpoint="x")
     with pytest.raises(UsageError, match="unknown agent 'nope'"):
         make_agent("nope")
+
+
+def test_planner_presets_in_configs_equal_the_library_presets():
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from vjepa_bench.planning import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
+
+    for name, preset in (("paper", PAPER_CEM), ("fast", FAST_CEM_GRAD)):
+        text = files("vjepa_bench.configs").joinpath("planner", f"{name}.yaml").read_text()
+        values = OmegaConf.to_container(OmegaConf.create(text))
+        assert PlannerConfig.from_dict(values) == preset.replace(device="auto")
