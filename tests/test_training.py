@@ -92,7 +92,7 @@ def test_weight_decay_skips_biases_and_1d_params():
 def test_losses_vanish_for_an_oracle_predictor():
     """Teacher forcing compares outputs with frames 1..T-1; rollout feeds back frame 1 and predicts frame 2."""
     B, T, P, D = 2, 4, 3, 8
-    feats = torch.randn(B, T * P, D)
+    feats = torch.randn(B, T * P, D, generator=torch.Generator().manual_seed(0))
     target = normalize(feats)
 
     class Oracle(torch.nn.Module):
@@ -105,7 +105,7 @@ def test_losses_vanish_for_an_oracle_predictor():
 
     oracle = Oracle()
     losses = ac_losses(oracle, feats, torch.zeros(B, T - 1, 7), torch.zeros(B, T, 7), P, rollout_steps=2)
-    assert float(losses.total) < 1e-5
+    assert float(losses.total) < 1e-4  # a frame off by one would give ~1
     assert oracle.calls == [(3, 3, 3), (2, 2, 2)]  # teacher forcing on T-1 frames, then the 2-frame rollout
 
 
