@@ -85,7 +85,7 @@ def build_predictor_for(cfg: TrainACConfig, encoder: nn.Module) -> nn.Module:
         raise UsageError(f"predictor / predictor_overrides: {err}") from err
 
 
-class _Batches:
+class EpochBatches:
     """Batches of epoch ``e`` for this rank: DistributedSampler order cut into ``batch_size`` chunks."""
 
     def __init__(self, dataset: Any, batch_size: int, info: DistInfo, seed: int) -> None:
@@ -166,7 +166,7 @@ class ACTrainer:
                                          actions=d.actions, seed=cfg.seed)  # fmt: skip
             self.val_set = ClipDataset(SubsetSource(reader, val_idx), d.frames_per_clip, d.image_size,
                                        actions=d.actions, seed=cfg.seed + 1) if val_idx else None  # fmt: skip
-        self.batches = _Batches(self.train_set, cfg.batch_size, self.info, cfg.seed)
+        self.batches = EpochBatches(self.train_set, cfg.batch_size, self.info, cfg.seed)
 
     def _loader(self, dataset: Any, batches: list[list[int]]) -> DataLoader:
         return DataLoader(dataset, batch_sampler=batches, num_workers=self.cfg.data.num_workers)

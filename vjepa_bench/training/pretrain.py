@@ -32,7 +32,7 @@ from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.models.predictor import build_predictor
 from vjepa_bench.models.rope import positions_from_ids, rope_tables
 from vjepa_bench.training import checkpoints
-from vjepa_bench.training.ac_trainer import _Batches
+from vjepa_bench.training.ac_trainer import EpochBatches
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
 from vjepa_bench.training.data import SubsetSource, split_indices
 from vjepa_bench.training.losses import normalize
@@ -153,7 +153,7 @@ class Pretrainer:
         train_idx, _ = split_indices(len(reader), cfg.data.val_fraction, cfg.data.split_seed)
         self.dataset = ClipDataset(SubsetSource(reader, train_idx), cfg.data.frames_per_clip, cfg.data.image_size,
                                    actions=cfg.data.actions, seed=cfg.seed)  # fmt: skip
-        self.batches = _Batches(self.dataset, cfg.batch_size, self.info, cfg.seed)
+        self.batches = EpochBatches(self.dataset, cfg.batch_size, self.info, cfg.seed)
         self.grid = encoder.token_grid(cfg.data.frames_per_clip, cfg.data.image_size, cfg.data.image_size)
 
     def momentum(self, step: int) -> float:
