@@ -18,7 +18,8 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models.checkpoints import load_checkpoint
 from vjepa_bench.training.ac_trainer import train_ac
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
-from vjepa_bench.training.losses import ac_losses, normalize
+from vjepa_bench.models import layer_norm_features
+from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.pretrain import pretrain, sample_masks
 from vjepa_bench.training.runtime import read_metrics
 from vjepa_bench.training.schedule import Schedule, param_groups
@@ -93,7 +94,7 @@ def test_losses_vanish_for_an_oracle_predictor():
     """Teacher forcing compares outputs with frames 1..T-1; rollout feeds back frame 1 and predicts frame 2."""
     B, T, P, D = 2, 4, 3, 8
     feats = torch.randn(B, T * P, D, generator=torch.Generator().manual_seed(0))
-    target = normalize(feats)
+    target = layer_norm_features(feats)
 
     class Oracle(torch.nn.Module):
         calls: list[tuple[int, int, int]] = []

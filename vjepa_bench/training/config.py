@@ -163,7 +163,7 @@ class PretrainConfig:
             raise UsageError(f"ema must be [start, end] with 0 <= start <= end <= 1, got {list(self.ema)}")
         lo, hi = self.mask.scale
         if not 0.0 < lo <= hi < 1.0 or self.mask.blocks < 1:
-            raise UsageError(f"mask.scale must satisfy 0 < low <= high < 1 and mask.blocks >= 1")
+            raise UsageError("mask.scale must satisfy 0 < low <= high < 1 and mask.blocks >= 1")
         for name in ("log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -20,7 +20,7 @@ from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.data.transforms import preprocess_frames
 from vjepa_bench.training.checkpoints import load_encoder
 from vjepa_bench.training.data import split_indices
-from vjepa_bench.training.losses import normalize
+from vjepa_bench.models import layer_norm_features
 
 BINS = (0.0, 0.02, 0.04, 0.08, 0.15, 0.25, 0.4, np.inf)
 
@@ -33,7 +33,7 @@ def energy_vs_distance(encoder: nn.Module, source: TrajectorySource, indices: li
     lengths = source.lengths()
     for i in indices:
         images, states, _ = source.window(i, 0, lengths[i])
-        z = normalize(encoder.encode_image(preprocess_frames(images, image_size)).float())  # (L, P, D)
+        z = layer_norm_features(encoder.encode_image(preprocess_frames(images, image_size)).float())  # (L, P, D)
         pos = np.asarray(states)[:, layout.POSITION]
         a, b = np.triu_indices(len(pos), k=1)
         energies.append((z[a] - z[b]).abs().mean(dim=(1, 2)).numpy())

@@ -10,7 +10,6 @@ trajectories it came from, so a stale cache is rebuilt rather than reused.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from vjepa_bench import layout
 from vjepa_bench.data.clips import TrajectorySource
 from vjepa_bench.data.transforms import preprocess_train_frames
+from vjepa_bench.training.runtime import atomic_save
 
 
 def module_digest(module: nn.Module) -> str:
@@ -87,10 +87,7 @@ def load_or_build_cache(
             return cache
     cache = encode_source(encoder, source, image_size, device, progress=progress)
     cache["key"] = key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    torch.save(cache, tmp)
-    os.replace(tmp, path)
+    atomic_save(cache, path)
     return cache
 
 

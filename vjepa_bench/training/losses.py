@@ -11,16 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-FEATURE_NORM_EPS = 1e-5
-
-
-def normalize(features: torch.Tensor) -> torch.Tensor:
-    """Parameter-free layer norm over the feature axis (FACTS §b.6)."""
-    return F.layer_norm(features, features.shape[-1:], eps=FEATURE_NORM_EPS)
-
+from vjepa_bench.models import layer_norm_features
 
 @dataclass
 class ACLosses:
@@ -62,17 +55,17 @@ def ac_losses(
         )
     if not 1 <= rollout_steps <= T - 1:
         raise ValueError(f"rollout_steps must be in [1, T-1={T - 1}], got {rollout_steps}")
-    target = normalize(features.float())  # (B, T*P, D)
+    target = layer_norm_features(features.float())  # (B, T*P, D)
 
     # teacher forcing: (B, (T-1)*P, D) -> predictions of frames 1..T-1
-    pred_tf = normalize(predictor(target[:, : (T - 1) * P], actions, states[:, : T - 1]).float())
+    pred_tf = layer_norm_features(predictor(target[:, : (T - 1) * P], actions, states[:, : T - 1]).float())
     loss_tf = (pred_tf - target[:, P:]).abs().mean()
 
     # rollout: history [frame 0 (true), frame 1 (predicted)], each step appends the last predicted frame
     history = torch.cat([target[:, :P], pred_tf[:, :P]], dim=1)  # (B, 2P, D)
     for n in range(1, rollout_steps):
         out = predictor(history, actions[:, : n + 1], states[:, : n + 1])  # (B, (n+1)P, D)
-        history = torch.cat([history, normalize(out[:, -P:].float())], dim=1)
+        history = torch.cat([history, layer_norm_features(out[:, -P:].float())], dim=1)
     pred_ar = history[:, P:]  # (B, rollout_steps*P, D): frames 1..rollout_steps
     loss_ar = (pred_ar - target[:, P : (rollout_steps + 1) * P]).abs().mean()
     return ACLosses(loss_tf, loss_ar)

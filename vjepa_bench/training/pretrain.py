@@ -35,7 +35,7 @@ from vjepa_bench.training import checkpoints
 from vjepa_bench.training.ac_trainer import EpochBatches
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
 from vjepa_bench.training.data import SubsetSource, split_indices
-from vjepa_bench.training.losses import normalize
+from vjepa_bench.models import layer_norm_features
 from vjepa_bench.training.runtime import MetricsLog, all_reduce_mean, atomic_save, barrier, init_distributed
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
 
@@ -106,7 +106,7 @@ def jepa_loss(
 ) -> torch.Tensor:
     """L1 between predictions and layer-normed target-encoder features at the masked positions."""
     with torch.no_grad():
-        h = normalize(target_encoder(video).float())  # (B, N, D)
+        h = layer_norm_features(target_encoder(video).float())  # (B, N, D)
         h = torch.gather(h, 1, tgt_ids.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # (B, N_tgt, D)
     pred = jepa(video, ctx_ids, tgt_ids).float()
     return (pred - h).abs().mean()
