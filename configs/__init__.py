@@ -1,1 +1,1 @@
-"""Hydra configs: one per command, with groups env/ agent/ planner/ model/ camera/ robot/."""
+"""Hydra configs: one per command (eval, collect, pretrain, train_ac, bench_*), groups env/ agent/ planner/ camera/."""

@@ -1,1 +1,1 @@
-"""evaluation."""
+"""Evaluation: the episode runner, success statistics with Wilson intervals, and the ``results.json`` schema."""
