@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 from vjepa_bench.agents.base import AGENTS, Agent, register_agent
+
 from vjepa_bench.errors import UsageError
 
 _AGENT_MODULES = ("random_agent", "scripted", "sim_cem", "vjepa_ac")

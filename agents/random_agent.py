@@ -6,9 +6,9 @@ import hashlib
 from typing import Any
 
 import numpy as np
+from vjepa_bench.agents.base import register_agent
 
 from vjepa_bench import layout
-from vjepa_bench.agents.base import register_agent
 
 
 @register_agent("random")

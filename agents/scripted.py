@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+from vjepa_bench.agents.base import register_agent
 
 from vjepa_bench import layout
-from vjepa_bench.agents.base import register_agent
 
 CLOSE_ENOUGH = 0.012
 """A waypoint counts as reached when both the commanded and the measured flange are this close (m)."""

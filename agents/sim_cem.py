@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from vjepa_bench.agents.base import register_agent
+
 from vjepa_bench.planning import Planner, PlannerConfig
 
 SIM_CEM_DEFAULTS = {"samples": 64, "iterations": 3, "topk": 8, "horizon": 1, "device": "cpu"}

@@ -6,12 +6,17 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from vjepa_bench.agents.base import register_agent
 from vjepa_bench.assets import asset_path
+
 from vjepa_bench.data.transforms import preprocess_frames
 from vjepa_bench.errors import UsageError
-from vjepa_bench.models import CheckpointError, inference_autocast, layer_norm_features, load_checkpoint
+from vjepa_bench.models import (
+    CheckpointError,
+    inference_autocast,
+    layer_norm_features,
+    load_checkpoint,
+)
 from vjepa_bench.planning import LatentRolloutEnergy, Planner, PlannerConfig
 
 BUNDLED_CHECKPOINT = "bundled"

@@ -14,14 +14,17 @@ for the three object tasks. See each env class's docstring for the full spec.
 
 from __future__ import annotations
 
-import gymnasium as gym
+from typing import Any
 
+import gymnasium as gym
 from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
 from vjepa_bench.envs.grasp import FrankaGraspEnv
 from vjepa_bench.envs.pick_place import FrankaPickPlaceEnv
 from vjepa_bench.envs.reach import FrankaReachEnv
 from vjepa_bench.envs.reach_with_object import FrankaReachWithObjectEnv
+
+from vjepa_bench.errors import UsageError
 
 ENV_CLASSES: dict[str, type[FrankaEnv]] = {
     "vjepa_bench/FrankaReach-v0": FrankaReachEnv,
@@ -32,10 +35,23 @@ ENV_CLASSES: dict[str, type[FrankaEnv]] = {
 ENV_IDS = tuple(ENV_CLASSES)
 OBJECT_TASKS = tuple(i for i, c in ENV_CLASSES.items() if c.uses_object)
 
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gym.make`` for user settings: a bad id or argument is a ``UsageError`` that names it, not a traceback."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.Error as err:
+        raise UsageError(f"env {env_id!r}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"env {env_id!r} with {kwargs}: {err} (check env.kwargs and the camera settings)") from None
+
+
 for _env_id, _cls in ENV_CLASSES.items():
     if _env_id not in gym.registry:
         gym.register(id=_env_id, entry_point=f"{_cls.__module__}:{_cls.__name__}",
                      max_episode_steps=_cls.max_episode_steps)
 
 __all__ = ["ENV_CLASSES", "ENV_IDS", "OBJECT_TASKS", "CameraPose", "CameraRandomization", "FrankaEnv", "GoalSpec",
+           "make_env",
            "FrankaGraspEnv", "FrankaPickPlaceEnv", "FrankaReachEnv", "FrankaReachWithObjectEnv"]

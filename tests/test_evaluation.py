@@ -144,3 +144,14 @@ def test_videos_show_each_step_beside_its_goal(tmp_path):
     assert [v.name for v in videos] == ["episode_0000.mp4"]
     frames, _ = read_video(videos[0])
     assert frames.shape == (4, 64, 128, 3)  # reset + 3 steps; observation | goal
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("env.kwargs.object=plate", "object must be 'box' or 'cup'"),
+    ("camera.pose.distance=-1", "distance must be positive"),
+])
+def test_bad_env_settings_are_one_line_errors(tmp_path, override, expected):
+    args = _cli("eval", "env=grasp", "agent=random", override, f"output_dir={tmp_path}", "progress=false")
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode != 0 and expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -87,9 +87,7 @@ def collect(
         max_steps: episode length cap (``gymnasium.make``'s ``max_episode_steps``); ``None`` keeps the env's.
         policy_kwargs: fields of the named policy.
     """
-    import gymnasium as gym
-
-    import vjepa_bench.envs  # noqa: F401  (registers the vjepa_bench/* ids)
+    from vjepa_bench.envs import make_env
 
     if episodes < 0:
         raise ValueError(f"episodes must be >= 0, got {episodes}")
@@ -108,7 +106,7 @@ def collect(
 
     kwargs = dict(env_kwargs or {})
     make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
-    env = gym.make(env_id, **make_kwargs, **kwargs)
+    env = make_env(env_id, **make_kwargs, **kwargs)
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
         raise ValueError(f"{env_id} has no episode step limit, so an episode might never end: pass max_steps")

@@ -9,7 +9,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from vjepa_bench.commands import env_kwargs, plain
-from vjepa_bench.evaluation.runner import EvalSpec, episode_list, format_summary, run_evaluation
+from vjepa_bench.evaluation.runner import (
+    EvalSpec,
+    episode_list,
+    format_summary,
+    run_evaluation,
+)
 
 
 def output_dir(cfg: DictConfig) -> Path:

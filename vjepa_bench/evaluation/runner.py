@@ -12,13 +12,17 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-import vjepa_bench.envs  # noqa: F401  (registers the env ids)
 from vjepa_bench.agents import make_agent
+from vjepa_bench.envs import make_env
 from vjepa_bench.envs.video import EpisodeRecorder
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.metrics import summarize
 from vjepa_bench.evaluation.records import EpisodeLog
-from vjepa_bench.evaluation.results import build_results, canonical_hash, write_json_atomic
+from vjepa_bench.evaluation.results import (
+    build_results,
+    canonical_hash,
+    write_json_atomic,
+)
 
 RUN_FILE = "run.json"
 RECORDS_FILE = "episodes.jsonl"
@@ -130,7 +134,7 @@ def success_rate(env_id: str, agent: Any, episodes: int = 50, seed: int = 0, **e
 
     Returns ``summarize``'s block plus ``records``; ``vjepa-bench eval`` is the resumable, file-backed version.
     """
-    env = gym.make(env_id, **env_kwargs)
+    env = make_env(env_id, **env_kwargs)
     try:
         records = [run_episode(env, agent, seed + i) for i in range(episodes)]
     finally:
@@ -146,7 +150,7 @@ def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
     todo = [e for e in spec.episodes if e["episode"] not in log]
     agent = make_agent(spec.agent, **spec.agent_kwargs)
     if todo:
-        env = gym.make(spec.env_id, **spec.env_kwargs)
+        env = make_env(spec.env_id, **spec.env_kwargs)
         try:
             bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress)
             for entry in bar:
