@@ -85,8 +85,29 @@ def test_run_writes_results_and_resumes_without_repeating(tmp_path):
 
 def test_resume_into_a_folder_of_another_run_is_refused(tmp_path):
     run_evaluation(_spec(tmp_path, episodes=1))
-    with pytest.raises(UsageError, match="different env, agent or episode list"):
+    with pytest.raises(UsageError, match="different env, agent, planner or checkpoint"):
         run_evaluation(_spec(tmp_path, agent="scripted", episodes=1))
+    other_seeds = _spec(tmp_path, episodes=1)
+    other_seeds.episodes = episode_list(1, first_seed=7)
+    with pytest.raises(UsageError, match="episode 0 ran with seed 0"):
+        run_evaluation(other_seeds)
+
+
+def test_a_run_can_be_extended_with_more_episodes(tmp_path):
+    run_evaluation(_spec(tmp_path, episodes=1))
+    first = (tmp_path / "episodes.jsonl").read_text()
+    results = run_evaluation(_spec(tmp_path, episodes=3))
+    assert (tmp_path / "episodes.jsonl").read_text().startswith(first)
+    assert [r["episode"] for r in results["records"]] == [0, 1, 2]
+
+
+def test_a_bad_setting_does_not_claim_the_folder(tmp_path):
+    bad = _spec(tmp_path, episodes=1)
+    bad.env_kwargs = {**bad.env_kwargs, "camera": {"distance": -1.0}}
+    with pytest.raises(UsageError, match="distance must be positive"):
+        run_evaluation(bad)
+    assert not (tmp_path / "run.json").exists()
+    assert run_evaluation(_spec(tmp_path, episodes=1))["summary"]["n"] == 1
 
 
 def _cli(*args: str) -> list[str]:

@@ -42,14 +42,14 @@ class EvalSpec:
     videos: int = 0
     progress: bool = field(default=True, compare=False)
 
-    def identity(self) -> dict[str, Any]:
-        """The part of the spec that must match for a run to resume."""
+    def identity(self, checkpoint_sha256: str | None) -> dict[str, Any]:
+        """What must match for a run to resume into the same folder (the episode list may grow)."""
         return {
             "env_id": self.env_id,
             "env_kwargs": self.env_kwargs,
             "agent": self.agent,
             "agent_kwargs": self.agent_kwargs,
-            "episodes": self.episodes,
+            "checkpoint_sha256": checkpoint_sha256,
         }
 
 
@@ -74,18 +74,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _guard_resume(spec: EvalSpec) -> None:
+def _guard_resume(spec: EvalSpec, checkpoint_sha256: str | None, log: EpisodeLog) -> None:
     run_file = spec.output_dir / RUN_FILE
-    identity = _jsonable(spec.identity())
-    if run_file.exists():
-        previous = json.loads(run_file.read_text())
-        if previous.get("hash") != canonical_hash(identity):
+    identity = _jsonable(spec.identity(checkpoint_sha256))
+    if run_file.exists() and json.loads(run_file.read_text()).get("hash") != canonical_hash(identity):
+        raise UsageError(
+            f"{spec.output_dir} holds a run with a different env, agent, planner or checkpoint "
+            f"(see {run_file}); choose another output_dir=... or delete that folder"
+        )
+    seeds = {e["episode"]: e["seed"] for e in spec.episodes}
+    for episode, record in log.records.items():
+        if episode in seeds and record["seed"] != seeds[episode]:
             raise UsageError(
-                f"{spec.output_dir} holds a run with a different env, agent or episode list "
-                f"(see {run_file}); choose another output_dir=... or delete that folder"
+                f"{log.path}: episode {episode} ran with seed {record['seed']}, this run asks for seed "
+                f"{seeds[episode]}; keep seed= as before or choose another output_dir=..."
             )
-    else:
-        write_json_atomic(run_file, {"hash": canonical_hash(identity), "spec": identity})
+    write_json_atomic(run_file, {"hash": canonical_hash(identity), "spec": identity})
 
 
 def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder | None = None) -> dict[str, Any]:
@@ -144,25 +148,24 @@ def success_rate(env_id: str, agent: Any, episodes: int = 50, seed: int = 0, **e
 
 def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
     """Run (or resume) every episode of ``spec`` and write ``episodes.jsonl`` and ``results.json``."""
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
-    _guard_resume(spec)
-    log = EpisodeLog(spec.output_dir / RECORDS_FILE)
-    todo = [e for e in spec.episodes if e["episode"] not in log]
     agent = make_agent(spec.agent, **spec.agent_kwargs)
-    if todo:
-        env = make_env(spec.env_id, **spec.env_kwargs)
-        try:
-            bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress)
-            for entry in bar:
-                recorder = EpisodeRecorder() if entry["episode"] < spec.videos else None
-                record = {"episode": entry["episode"], **run_episode(env, agent, entry["seed"], recorder)}
-                log.append(record)
-                if recorder is not None:
-                    recorder.save(spec.output_dir / "videos" / f"episode_{entry['episode']:04d}.mp4")
-                done = log.ordered()
-                bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
-        finally:
-            env.close()
+    env = make_env(spec.env_id, **spec.env_kwargs)  # bad settings fail here, before the folder is claimed
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
+    log = EpisodeLog(spec.output_dir / RECORDS_FILE)
+    _guard_resume(spec, getattr(agent, "checkpoint_sha256", None), log)
+    todo = [e for e in spec.episodes if e["episode"] not in log]
+    try:
+        bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress or not todo)
+        for entry in bar:
+            recorder = EpisodeRecorder() if entry["episode"] < spec.videos else None
+            record = {"episode": entry["episode"], **run_episode(env, agent, entry["seed"], recorder)}
+            if recorder is not None:  # before the record: a kill in between re-runs the episode
+                recorder.save(spec.output_dir / "videos" / f"episode_{entry['episode']:04d}.mp4")
+            log.append(record)
+            done = log.ordered()
+            bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
+    finally:
+        env.close()
     results = build_results(
         task={"id": spec.env_id, "kwargs": _jsonable(spec.env_kwargs)},
         agent={

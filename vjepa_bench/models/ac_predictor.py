@@ -77,7 +77,8 @@ class ACPredictor(nn.Module):
             cos_c, sin_c = rope_tables((t_cond, None, None), c.head_dim, c.tiled_rope)  # (T, 2, hd)
             cos = torch.cat([cos_c, cos_p], dim=1).flatten(0, 1)  # (T*(2+n), hd)
             sin = torch.cat([sin_c, sin_p], dim=1).flatten(0, 1)
-            mask = block_causal_mask(steps, n + NUM_COND_TOKENS, device) if c.frame_causal else None
+            # One step attends to itself only: no mask, so SDPA may use its fused (flash) kernels.
+            mask = block_causal_mask(steps, n + NUM_COND_TOKENS, device) if c.frame_causal and steps > 1 else None
         if len(self._cache) > 16:
             self._cache.clear()
         self._cache[key] = ((cos, sin), mask)
