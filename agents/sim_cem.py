@@ -13,10 +13,7 @@ import numpy as np
 import torch
 from vjepa_bench.agents.base import register_agent
 
-from vjepa_bench.planning import Planner, PlannerConfig
-
-SIM_CEM_DEFAULTS = {"samples": 64, "iterations": 3, "topk": 8, "horizon": 1, "device": "cpu"}
-"""Simulator rollouts cost ~1 ms per sample-step, so the default search is smaller than the paper's."""
+from vjepa_bench.planning import SIM_CEM, Planner, PlannerConfig
 
 
 @register_agent("sim_cem")
@@ -26,7 +23,8 @@ class SimCEMAgent:
     name = "sim_cem"
 
     def __init__(self, planner: dict[str, Any] | None = None) -> None:
-        self.planner = Planner(PlannerConfig.from_dict({**SIM_CEM_DEFAULTS, **(planner or {})}))
+        """``planner``: planner settings; ``None`` = ``SIM_CEM`` (64 samples x 3 iterations, top 8, on the CPU)."""
+        self.planner = Planner(SIM_CEM if planner is None else PlannerConfig.from_dict(planner))
         self.device_name = "cpu (MuJoCo rollouts)"
         self._info: dict[str, Any] = {}
 

@@ -13,7 +13,13 @@ from typing import Any, Callable
 
 import torch
 
-from vjepa_bench.models import ac_predictor_flops, build_ac_predictor, build_encoder, encoder_flops, inference_autocast
+from vjepa_bench.models import (
+    ac_predictor_flops,
+    build_ac_predictor,
+    build_encoder,
+    encoder_flops,
+    inference_autocast,
+)
 from vjepa_bench.models.presets import ac_predictor_config
 from vjepa_bench.planning import resolve_device
 

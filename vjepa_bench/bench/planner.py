@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from vjepa_bench.bench.models import measured_matmul_peak_tflops
+from vjepa_bench.errors import UsageError
 from vjepa_bench.models import (
     ac_predictor_flops,
     build_ac_predictor,
@@ -22,9 +23,13 @@ from vjepa_bench.models import (
     inference_autocast,
     layer_norm_features,
 )
-from vjepa_bench.planning import FAST_CEM_GRAD, PAPER_CEM, LatentRolloutEnergy, Planner, PlannerConfig, resolve_device
-
-PLANNERS: dict[str, PlannerConfig] = {"paper": PAPER_CEM, "fast": FAST_CEM_GRAD}
+from vjepa_bench.planning import (
+    PRESETS,
+    LatentRolloutEnergy,
+    Planner,
+    PlannerConfig,
+    resolve_device,
+)
 
 
 def rollout_flops(predictor_config: Any, horizon: int) -> int:
@@ -48,15 +53,15 @@ def bench_planner(
     device: str = "auto",
     image_size: int | None = None,
 ) -> dict[str, Any]:
-    """Median time per planned action for each planner in ``planners`` (``paper``, ``fast``), side by side.
+    """Median time per planned action for each planner preset in ``planners`` (default: all), side by side.
 
     Use ``encoder=vit_giant ac_predictor=vjepa2_ac_vitg`` on CUDA for the paper's real architecture.
     """
     dev = resolve_device(device)
-    names = planners or list(PLANNERS)
-    unknown = [n for n in names if n not in PLANNERS]
+    names = planners or list(PRESETS)
+    unknown = [n for n in names if n not in PRESETS]
     if unknown:
-        raise ValueError(f"planners={unknown}: choose from {sorted(PLANNERS)}")
+        raise UsageError(f"planners={unknown}: choose from {sorted(PRESETS)}")
     with torch.device(dev):
         enc = build_encoder(encoder).eval()
         size = image_size or enc.config.img_size[0]
@@ -70,7 +75,7 @@ def bench_planner(
     frame_flops = encoder_flops(enc.config, 1, enc.config.tubelet_size, size, size)
     rows = {}
     for name in names:
-        config = PLANNERS[name].replace(horizon=horizon, device=str(dev))
+        config = PRESETS[name].replace(horizon=horizon, device=str(dev))
         planner = Planner(config)
         times, result = [], None
         for _ in range(decisions + 1):  # the first decision warms up kernels and caches

@@ -7,12 +7,35 @@ Typical use, once per decision::
     result = planner.plan(energy)                     # result.actions[0] is the action to execute
 """
 
-from vjepa_bench.planning.cem import CEMOutput, EnergyFn, action_bound, cem, initial_std, planned_dims
-from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
+from vjepa_bench.planning.cem import (
+    CEMOutput,
+    EnergyFn,
+    action_bound,
+    cem,
+    initial_std,
+    planned_dims,
+)
+from vjepa_bench.planning.config import (
+    FAST_CEM_GRAD,
+    PAPER_CEM,
+    PRESETS,
+    SIM_CEM,
+    SMALL_CEM,
+    PlannerConfig,
+)
 from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.gradient import RefineOutput, refine
-from vjepa_bench.planning.planner import PlanResult, Planner, apply_deadband, resolve_device
-from vjepa_bench.planning.state_update import apply_action, euler_xyz_to_matrix, matrix_to_euler_xyz
+from vjepa_bench.planning.planner import (
+    Planner,
+    PlanResult,
+    apply_deadband,
+    resolve_device,
+)
+from vjepa_bench.planning.state_update import (
+    apply_action,
+    euler_xyz_to_matrix,
+    matrix_to_euler_xyz,
+)
 
 __all__ = [
     "CEMOutput",
@@ -20,6 +43,9 @@ __all__ = [
     "FAST_CEM_GRAD",
     "LatentRolloutEnergy",
     "PAPER_CEM",
+    "PRESETS",
+    "SIM_CEM",
+    "SMALL_CEM",
     "PlanResult",
     "Planner",
     "PlannerConfig",

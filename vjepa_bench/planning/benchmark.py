@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from vjepa_bench.layout import ACTION_DIM, GRIPPER, POSITION
-from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
 from vjepa_bench.models import layer_norm_features
+from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
 from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.planner import Planner
 

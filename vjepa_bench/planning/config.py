@@ -70,7 +70,7 @@ class PlannerConfig:
         gripper_deadband: in the returned plan, a gripper delta with ``|g| < gripper_deadband`` becomes 0.
         init_gripper_std: initial std of the gripper delta.
         warm_start: start CEM from the previous plan shifted by one step (last step repeated) instead of
-            zero mean; the std restarts from its initial value. Only changes anything for ``horizon > 1``.
+            zero mean (with horizon 1: from the previous action); the std restarts from its initial value.
         max_batch: most action sequences per energy call (chunks bound memory; None: one call per iteration).
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         seed: seed of the planner's random generator (re-seeded by ``Planner.reset``).
@@ -165,3 +165,12 @@ PAPER_CEM = PlannerConfig(method="cem", samples=800, iterations=10, topk=10, hor
 
 FAST_CEM_GRAD = PlannerConfig(method="cem_grad", samples=64, iterations=3, topk=8, horizon=1)
 """A small CEM (64 samples x 3 iterations, top 8) then 60 projected Adam steps from 4 candidates in parallel."""
+
+SMALL_CEM = PlannerConfig(method="cem", samples=100, iterations=4, topk=10, horizon=1)
+"""The paper's CEM at 1/20 of its evaluations (100 samples x 4 iterations): the default on CPUs."""
+
+SIM_CEM = PlannerConfig(method="cem", samples=64, iterations=3, topk=8, horizon=1, device="cpu")
+"""The ``sim_cem`` agent's default: simulator rollouts cost ~1 ms per sample-step, so a smaller search on the CPU."""
+
+PRESETS: dict[str, PlannerConfig] = {"paper": PAPER_CEM, "small": SMALL_CEM, "fast": FAST_CEM_GRAD, "sim": SIM_CEM}
+"""Named planner settings; ``configs/planner/<name>.yaml`` holds the same values (a test checks it)."""

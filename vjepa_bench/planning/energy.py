@@ -14,6 +14,7 @@ from vjepa_bench.layout import ACTION_DIM, STATE_DIM
 from vjepa_bench.models import layer_norm_features
 from vjepa_bench.planning.state_update import apply_action
 
+
 def _usable_with_autograd(tensor: torch.Tensor) -> torch.Tensor:
     # Features encoded under torch.inference_mode cannot be saved for backward; a copy made outside it can.
     if tensor.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
