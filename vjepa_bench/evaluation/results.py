@@ -14,6 +14,7 @@ from typing import Any
 
 from vjepa_bench import __version__
 from vjepa_bench.evaluation.metrics import summarize
+from vjepa_bench.models.checkpoints import file_sha256
 
 RESULTS_SCHEMA = "vjepa-bench/results"
 RESULTS_SCHEMA_VERSION = 1
@@ -24,15 +25,6 @@ def canonical_hash(value: Any) -> str:
     """sha256 of the canonical JSON form of ``value`` (sorted keys, no whitespace)."""
     blob = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def system_info(device: str | None = None) -> dict[str, Any]:
