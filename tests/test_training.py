@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,10 +16,10 @@ import torch
 from vjepa_bench import layout
 from vjepa_bench.data.store import Trajectory, TrajectoryWriter
 from vjepa_bench.errors import UsageError
+from vjepa_bench.models import layer_norm_features
 from vjepa_bench.models.checkpoints import load_checkpoint
 from vjepa_bench.training.ac_trainer import train_ac
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
-from vjepa_bench.models import layer_norm_features
 from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.pretrain import pretrain, sample_masks
 from vjepa_bench.training.runtime import read_metrics
@@ -138,6 +139,9 @@ def test_ac_training_loss_falls_and_resume_is_exact(store: Path, tmp_path: Path)
     assert all(int(s["step"]) == 30 for s in state["optimizer"]["state"].values())
     steps = [int(r["step"]) for r in read_metrics(tmp_path / "resumed") if r["split"] == "train"]
     assert steps == list(range(1, 31))
+
+    with pytest.raises(UsageError, match="another data order"):
+        train_ac(dataclasses.replace(_ac_config(store, tmp_path / "resumed", steps=40), batch_size=3))
 
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")

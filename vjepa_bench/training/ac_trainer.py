@@ -201,9 +201,30 @@ class ACTrainer:
             raise UsageError(
                 f"{path} was trained with another predictor config; use a new output_dir or resume=false"
             )
+        saved_order = state.get("data_order")
+        if saved_order != self._data_order():
+            raise UsageError(
+                f"{path} was trained on another data order ({saved_order} vs now {self._data_order()}): resuming "
+                "would skip or repeat batches; keep data, encoder, seed and batch settings, or use a new output_dir"
+            )
         self.predictor.load_state_dict(state["predictor"])
         self.optimizer.load_state_dict(state["optimizer"])
         return int(state["step"])
+
+    def _data_order(self) -> dict[str, Any]:
+        """What fixes the sequence of training batches; it must not change when a run resumes (the LR may)."""
+        d = self.cfg.data
+        return {
+            "stores": [str(Path(p).resolve()) for p in d.stores],
+            "frames_per_clip": d.frames_per_clip,
+            "image_size": d.image_size,
+            "val_fraction": d.val_fraction,
+            "split_seed": d.split_seed,
+            "actions": d.actions,
+            "encoder": dataclasses.asdict(self.cfg.encoder),
+            "seed": self.cfg.seed,
+            "global_batch": self.cfg.batch_size * self.info.world_size,
+        }
 
     def _save(self, step: int, last_losses: dict[str, float]) -> None:
         if not self.info.is_main:
@@ -214,6 +235,7 @@ class ACTrainer:
                 "predictor": self.predictor.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "predictor_config": self.predictor.config.to_dict(),
+                "data_order": self._data_order(),
                 "config": dataclasses.asdict(self.cfg),
             },
             self._state_path(),

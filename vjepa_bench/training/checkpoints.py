@@ -9,7 +9,12 @@ from typing import Any
 from torch import nn
 
 from vjepa_bench.errors import UsageError
-from vjepa_bench.models.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from vjepa_bench.models.checkpoints import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = ["file_sha256", "load_encoder", "save_pretrained", "save_world_model"]
 

@@ -18,9 +18,9 @@ from vjepa_bench import layout
 from vjepa_bench.data.clips import TrajectorySource
 from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.data.transforms import preprocess_frames
+from vjepa_bench.models import layer_norm_features
 from vjepa_bench.training.checkpoints import load_encoder
 from vjepa_bench.training.data import split_indices
-from vjepa_bench.models import layer_norm_features
 
 BINS = (0.0, 0.02, 0.04, 0.08, 0.15, 0.25, 0.4, np.inf)
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from vjepa_bench.models import layer_norm_features
 
+
 @dataclass
 class ACLosses:
     teacher_forcing: torch.Tensor

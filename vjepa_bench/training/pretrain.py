@@ -28,6 +28,7 @@ from tqdm import tqdm
 from vjepa_bench.data.clips import ClipDataset
 from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.errors import UsageError
+from vjepa_bench.models import layer_norm_features
 from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.models.predictor import build_predictor
 from vjepa_bench.models.rope import positions_from_ids, rope_tables
@@ -35,10 +36,14 @@ from vjepa_bench.training import checkpoints
 from vjepa_bench.training.ac_trainer import EpochBatches
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
 from vjepa_bench.training.data import SubsetSource, split_indices
-from vjepa_bench.models import layer_norm_features
-from vjepa_bench.training.runtime import MetricsLog, all_reduce_mean, atomic_save, barrier, init_distributed
+from vjepa_bench.training.runtime import (
+    MetricsLog,
+    all_reduce_mean,
+    atomic_save,
+    barrier,
+    init_distributed,
+)
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
-
 
 MASK_INDEX = 1
 """Mask token used for the targets (upstream's default ``mask_index``)."""
