@@ -5,7 +5,6 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-
 import vjepa_bench.envs  # noqa: F401  (registers the env ids)
 
 from vjepa_bench import layout
@@ -95,7 +94,7 @@ def test_collect_writes_and_resumes(tmp_path):
     assert first.images.shape == (7, 8, 8, 3) and first.states.shape == (7, 7) and first.actions.shape == (6, 7)
     assert first.task == FAKE_ID and first.attrs["policy"] == "random" and 35 <= first.camera["azimuth_deg"] <= 85
     np.testing.assert_allclose(first.states[1:], layout.apply_action(first.states[:-1], first.actions), atol=1e-5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard_00000.h5", "shard_00001.h5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["collect.json", "shard_00000.h5", "shard_00001.h5"]
     reader.close()  # HDF5 will not open a shard for writing while a reader holds it
 
     again = collect(FAKE_ID, 5, tmp_path, policy="random", seed=10, shard_size=2, progress=False)
@@ -175,3 +174,10 @@ def test_collect_command_reads_its_config(tmp_path, capsys):
         main(OmegaConf.merge(cfg, {"seed": 0}))
     with pytest.raises(UsageError, match="unknown exploration policy"):
         main(OmegaConf.merge(cfg, {"policy": "nope"}))
+
+
+def test_collect_refuses_to_mix_settings_in_one_folder(tmp_path):
+    collect(FAKE_ID, 1, tmp_path, policy="random", seed=0, progress=False, env_kwargs={"image_size": 4})
+    with pytest.raises(StoreError, match="collected with other env_kwargs"):
+        collect(FAKE_ID, 2, tmp_path, policy="random", seed=0, progress=False, env_kwargs={"image_size": 8})
+    assert collect(FAKE_ID, 2, tmp_path, policy="random", seed=0, progress=False, env_kwargs={"image_size": 4}).written == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,26 @@ def run_episode(env: Any, policy: ExplorationPolicy, seed: int, index: int, task
     )
 
 
+COLLECT_FILE = "collect.json"
+
+
+def _claim(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Record what a store folder is collected with; a resumed run must use the same settings."""
+    path = out_dir / COLLECT_FILE
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=list))
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != settings:
+            changed = sorted(k for k in settings if previous.get(k) != settings[k])
+            raise StoreError(
+                f"{path}: {out_dir} was collected with other {', '.join(changed)} ({previous}); "
+                "use another out_dir=... for these settings"
+            )
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
 def collect(
     env_id: str,
     episodes: int,
@@ -113,6 +135,10 @@ def collect(
     successes = 0
     bar = tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress, initial=0)
     try:
+        _claim(Path(out_dir), {
+            "env_id": env_id, "env_kwargs": kwargs, "max_steps": max_steps, "policy_kwargs": policy_kwargs or {},
+            "policy": policy if isinstance(policy, str) else type(policy).__name__,
+        })  # fmt: skip
         for written, index in enumerate(bar, start=1):
             trajectory = run_episode(env, explorer, seed + index, index, env_id)
             writer.write(trajectory)
