@@ -15,8 +15,8 @@ from vjepa_bench import layout
 class RandomAgent:
     """Uniform random actions in ``[ACTION_LOW, ACTION_HIGH]``.
 
-    Seeding: ``info["seed"]`` at reset if present; else the ``seed`` given here (one stream across episodes); else a
-    seed derived from the first observation's bytes, so that the same episode always gets the same actions.
+    Seeding: the ``seed`` given here (one stream across episodes); else a seed derived from the first observation's
+    bytes, so that the same episode always gets the same actions.
     """
 
     name = "random"
@@ -26,9 +26,7 @@ class RandomAgent:
         self._rng = np.random.default_rng(seed)
 
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
-        if "seed" in info:
-            self._rng = np.random.default_rng(info["seed"])
-        elif self._seed is None:
+        if self._seed is None:
             digest = hashlib.sha256(observation["state"].tobytes() + observation["image"].tobytes()).digest()
             self._rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
 

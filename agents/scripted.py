@@ -25,7 +25,7 @@ class ScriptedAgent:
 
     name = "scripted"
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self) -> None:
         self._env: Any = None
         self._phase = 0
         self._wait = 0
