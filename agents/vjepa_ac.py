@@ -11,6 +11,7 @@ from vjepa_bench.assets import asset_path
 
 from vjepa_bench.data.transforms import preprocess_frames
 from vjepa_bench.errors import UsageError
+from vjepa_bench.layout import active_goal
 from vjepa_bench.models import (
     CheckpointError,
     inference_autocast,
@@ -86,13 +87,13 @@ class VJepaACAgent:
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
         goal = info["goal"]
         self.goal_features = self.encode(np.asarray(goal["images"]))  # (K, P, D)
-        self.goal_switch = np.cumsum(goal["steps"])  # step at which each goal hands over to the next
+        self.goal_schedule = list(goal["steps"])  # steps each goal is active
         self.steps = 0
         self.planner.reset()
 
     def current_goal(self) -> int:
         """Index of the active goal at this time step."""
-        return int(min(np.searchsorted(self.goal_switch, self.steps, side="right"), len(self.goal_switch) - 1))
+        return active_goal(self.steps, self.goal_schedule)
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         features = self.encode(observation["image"][None])[0]  # (P, D)

@@ -35,11 +35,11 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 from scipy.spatial.transform import Rotation
-
-from vjepa_bench import layout
 from vjepa_bench.envs import scene
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
 from vjepa_bench.envs.rendering import Renderer
+
+from vjepa_bench import layout
 
 SUBSTEPS = int(round(layout.CONTROL_DT / scene.TIMESTEP))
 MOVE_FRACTION = 0.7
@@ -432,12 +432,7 @@ class FrankaEnv(gym.Env):
 
     def current_subgoal(self) -> int:
         """Index of the goal active at the current step (the 4 / 10 / 4 schedule for pick-and-place)."""
-        bound = 0
-        for i, goal in enumerate(self._goals[:-1]):
-            bound += goal.steps
-            if self._elapsed < bound:
-                return i
-        return max(len(self._goals) - 1, 0)
+        return layout.active_goal(self._elapsed, [goal.steps for goal in self._goals]) if self._goals else 0
 
     # ------------------------------------------------------------------------------------- privileged API
     def get_sim_state(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from typing import Any
 
 import mujoco
 import numpy as np
-
 from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 
 LIFT_SUCCESS = 0.05

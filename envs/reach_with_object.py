@@ -6,7 +6,6 @@ from typing import Any
 
 import mujoco
 import numpy as np
-
 from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 from vjepa_bench.envs.reach import GOAL_HIGH, GOAL_LOW, MIN_GOAL_DISTANCE
 

@@ -6,9 +6,8 @@ z up, the table top is the plane z = 0. Objects (``add_box``, ``add_cup``, ``add
 
 from __future__ import annotations
 
-import numpy as np
 import mujoco
-
+import numpy as np
 from vjepa_bench.assets import asset_path
 from vjepa_bench.envs.rendering import SHADOW_SIZE
 

@@ -69,3 +69,11 @@ def apply_action(state: np.ndarray, action: np.ndarray) -> np.ndarray:
     out[..., ROTATION] = rot.as_euler("xyz").reshape(out[..., ROTATION].shape)
     out[..., GRIPPER] = np.clip(state[..., GRIPPER] + action[..., GRIPPER], 0.0, 1.0)
     return out.astype(np.float32)
+
+
+def active_goal(step: int, schedule: list[int] | tuple[int, ...]) -> int:
+    """Index of the goal active at ``step`` (0-based) when goal ``k`` is active for ``schedule[k]`` steps; the
+    last goal stays active after the schedule ends (pick-and-place: 4 / 10 / 4)."""
+    if not schedule:
+        raise ValueError("a goal schedule needs at least one goal")
+    return int(min(np.searchsorted(np.cumsum(schedule), step, side="right"), len(schedule) - 1))
