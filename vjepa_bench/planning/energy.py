@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from vjepa_bench.layout import ACTION_DIM, STATE_DIM
-from vjepa_bench.models import layer_norm_features
+from vjepa_bench.models import inference_autocast, layer_norm_features
 from vjepa_bench.planning.state_update import apply_action
 
 
@@ -72,9 +72,8 @@ class LatentRolloutEnergy:
         tokens, dim = context.shape
         frames = context.expand(samples, 1, tokens, dim)  # (S, 1, P, D)
         states = _usable_with_autograd(self.state).expand(samples, 1, STATE_DIM)  # (S, 1, 7)
-        autocast = torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda")
         for t in range(horizon):
-            with autocast:
+            with inference_autocast(self.device):
                 out = self.predictor(
                     frames.reshape(samples, (t + 1) * tokens, dim),  # (S, (t+1) P, D)
                     actions[:, : t + 1],  # (S, t+1, 7)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from vjepa_bench import layout
 from vjepa_bench.data.clips import TrajectorySource
 from vjepa_bench.data.transforms import preprocess_train_frames
+from vjepa_bench.models import inference_autocast
 from vjepa_bench.training.runtime import atomic_save
 
 
@@ -47,7 +48,6 @@ def encode_source(
     float32 ``(L, 7)``, ``actions`` list of float32 ``(L-1, 7)`` (as stored)."""
     encoder.eval()
     feats, states, actions = [], [], []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     lengths = source.lengths()
     for i in tqdm(range(len(source)), desc="encode frames", disable=not progress, unit="traj"):
         length = lengths[i]
@@ -55,7 +55,7 @@ def encode_source(
         chunks = []
         for lo in range(0, length, batch_frames):
             x = preprocess_train_frames(images[lo : lo + batch_frames], image_size).to(device)  # (n, 3, S, S)
-            with autocast:
+            with inference_autocast(device):
                 chunks.append(encoder.encode_image(x).float().to(torch.float16).cpu())  # (n, P, D)
         feats.append(torch.cat(chunks))
         states.append(torch.from_numpy(np.asarray(st, np.float32)))
