@@ -488,7 +488,7 @@ class FrankaEnv(gym.Env):
         d = self._scratch
         for s in range(samples):
             mujoco.mj_setState(self.model, d, states[s, -1], self._state_spec)
-            mujoco.mj_kinematics(self.model, d)
+            mujoco.mj_forward(self.model, d)  # contacts too, so every field of _evaluate is current
             out[s] = self._evaluate(d, subgoal)["distance"]
         return out
 

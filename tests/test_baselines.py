@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import vjepa_bench.envs as envs
-from vjepa_bench import layout
 from vjepa_bench.agents.base import AGENTS, Agent
 from vjepa_bench.agents.random_agent import RandomAgent
 from vjepa_bench.agents.scripted import ScriptedAgent
+
+from vjepa_bench import layout
 from vjepa_bench.evaluation.runner import success_rate
 
 CASES = [("vjepa_bench/FrankaReach-v0", None)]

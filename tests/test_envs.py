@@ -12,11 +12,11 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-
 import vjepa_bench.envs as envs
-from vjepa_bench import layout
 from vjepa_bench.envs import base, camera, grasp, pick_place, reach, reach_with_object
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
+
+from vjepa_bench import layout
 
 SMALL = 32
 
@@ -286,7 +286,6 @@ def test_vector_env(mode):
 # ------------------------------------------------------------------------------------------------------ video
 def test_video_written_and_read_back(tmp_path):
     import imageio.v2 as imageio
-
     from vjepa_bench.envs.video import EpisodeRecorder
 
     env = make("vjepa_bench/FrankaPickPlace-v0", image_size=64)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from vjepa_bench.bench.sim import bench_sim
+from vjepa_bench.errors import UsageError
 
 
 @pytest.mark.slow
@@ -20,5 +21,5 @@ def test_bench_sim_smoke():
 
 
 def test_bench_sim_rejects_unknown_tasks():
-    with pytest.raises(ValueError, match="unknown tasks"):
+    with pytest.raises(UsageError, match="unknown tasks"):
         bench_sim(steps=1, tasks=["fly"])

@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 from torch import nn
 
 from vjepa_bench import layout
+from vjepa_bench.models import build_ac_predictor, layer_norm_features
 from vjepa_bench.planning import (
     FAST_CEM_GRAD,
     PAPER_CEM,
@@ -19,8 +20,12 @@ from vjepa_bench.planning import (
     euler_xyz_to_matrix,
     matrix_to_euler_xyz,
 )
-from vjepa_bench.models import build_ac_predictor, layer_norm_features
-from vjepa_bench.planning.benchmark import compare_planners, format_summary, latent_problem, summarize
+from vjepa_bench.planning.benchmark import (
+    compare_planners,
+    format_summary,
+    latent_problem,
+    summarize,
+)
 
 
 class TinyACPredictor(nn.Module):

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from vjepa_bench.errors import UsageError
+
 ROBOSUITE_STEPS_PER_DECISION = 5
 IMAGE_SIZE = 256
 
@@ -105,7 +107,7 @@ def bench_sim(steps: int = 40, tasks: list[str] | None = None, image_size: int =
     ids = [short.get(t, t) for t in (tasks or ENV_IDS)]
     unknown = [t for t in ids if t not in ENV_IDS]
     if unknown:
-        raise ValueError(f"unknown tasks {unknown}; choose from {sorted(short)} or {list(ENV_IDS)}")
+        raise UsageError(f"unknown tasks {unknown}; choose from {sorted(short)} or {list(ENV_IDS)}")
     backend = select_gl_backend()
     ours = {env_id: _bench_ours(env_id, steps, image_size) for env_id in ids}
     rs = _bench_robosuite(robosuite_steps or max(steps // 2, 5), image_size)
