@@ -140,6 +140,9 @@ def test_ac_training_loss_falls_and_resume_is_exact(store: Path, tmp_path: Path)
     steps = [int(r["step"]) for r in read_metrics(tmp_path / "resumed") if r["split"] == "train"]
     assert steps == list(range(1, 31))
 
+    train_ac(_ac_config(store, tmp_path / "resumed", steps=30))  # finished: nothing to do, summary kept
+    summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    assert summary["steps"] == 30 and summary["last"]["loss"] > 0
     with pytest.raises(UsageError, match="another data order"):
         train_ac(dataclasses.replace(_ac_config(store, tmp_path / "resumed", steps=40), batch_size=3))
 

@@ -192,10 +192,11 @@ class ACTrainer:
     def _state_path(self) -> Path:
         return self.out / "train_state.pt"
 
-    def _resume(self) -> int:
+    def _resume(self) -> tuple[int, dict[str, float]]:
+        """Restore a saved run: its step and its last logged losses (``0, {}`` for a fresh run)."""
         path = self._state_path()
         if not (self.cfg.resume and path.is_file()):
-            return 0
+            return 0, {}
         state = torch.load(path, map_location=self.device, weights_only=False)
         if state["predictor_config"] != self.predictor.config.to_dict():
             raise UsageError(
@@ -209,7 +210,7 @@ class ACTrainer:
             )
         self.predictor.load_state_dict(state["predictor"])
         self.optimizer.load_state_dict(state["optimizer"])
-        return int(state["step"])
+        return int(state["step"]), dict(state.get("last", {}))
 
     def _data_order(self) -> dict[str, Any]:
         """What fixes the sequence of training batches; it must not change when a run resumes (the LR may)."""
@@ -236,6 +237,7 @@ class ACTrainer:
                 "optimizer": self.optimizer.state_dict(),
                 "predictor_config": self.predictor.config.to_dict(),
                 "data_order": self._data_order(),
+                "last": last_losses,
                 "config": dataclasses.asdict(self.cfg),
             },
             self._state_path(),
@@ -276,14 +278,14 @@ class ACTrainer:
     def run(self) -> Path:
         cfg, info = self.cfg, self.info
         total = self.schedule.total_steps
-        step = self._resume()
+        step, last = self._resume()
         log = MetricsLog(self.out, step, cfg.tensorboard, active=info.is_main)
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
         self.predictor.train()
         bar = tqdm(total=total, initial=step, desc="train-ac", disable=not (cfg.progress and info.is_main))
-        start_time, last = time.time(), {}
+        start_time = time.time()
         params = [p for p in self.predictor.parameters() if p.requires_grad]
         while step < total:
             epoch, skip = divmod(step, self.batches.per_epoch)
