@@ -199,6 +199,9 @@ def test_pretrain_loss_falls_and_checkpoint_loads(store: Path, tmp_path: Path):
     loaded = load_checkpoint(tmp_path / "pt" / "checkpoint.pt")
     assert loaded.encoder is not None and loaded.predictor is not None
     assert loaded.meta["step"] == 25
+    pretrain(cfg)  # finished: nothing to do, summary kept
+    summary = json.loads((tmp_path / "pt" / "summary.json").read_text())
+    assert summary["steps"] == 25 and summary["loss"] == pytest.approx(losses[-1], rel=1e-5)
 
 
 def test_energy_vs_distance_diagnostic_runs(store: Path):

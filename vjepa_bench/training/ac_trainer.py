@@ -43,6 +43,8 @@ from vjepa_bench.training.runtime import (
     atomic_save,
     barrier,
     init_distributed,
+    optimizer_step,
+    shutdown,
 )
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
 
@@ -293,11 +295,7 @@ class ACTrainer:
                 lr = self.schedule.lr(step)
                 set_lr(self.optimizer, lr)
                 losses = self._losses(self.model, batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                losses.total.backward()
-                clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-                self.optimizer.step()
+                grad_norm = optimizer_step(self.optimizer, losses.total, params, cfg.optim.grad_clip)
                 step += 1
                 bar.update(1)
                 values = torch.stack([losses.total, losses.teacher_forcing, losses.rollout]).detach().float()
@@ -335,9 +333,7 @@ class ACTrainer:
                 "predictor_checksums_per_rank": sums, "ranks_in_sync": all(s == sums[0] for s in sums),
             }  # fmt: skip
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
-        if self.info.enabled:
-            barrier(self.info)
-            dist.destroy_process_group()
+        shutdown(self.info)
 
 
 def train_ac(cfg: TrainACConfig) -> Path:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -42,6 +41,8 @@ from vjepa_bench.training.runtime import (
     atomic_save,
     barrier,
     init_distributed,
+    optimizer_step,
+    shutdown,
 )
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
 
@@ -170,21 +171,22 @@ class Pretrainer:
         for t, s in zip(self.target.parameters(), self.jepa.encoder.parameters()):
             t.mul_(m).add_(s.detach(), alpha=1.0 - m)
 
-    def _resume(self) -> int:
+    def _resume(self) -> tuple[int, float]:
+        """Restore a saved run: its step and its last logged loss (``0, nan`` for a fresh run)."""
         path = self.out / "train_state.pt"
         if not (self.cfg.resume and path.is_file()):
-            return 0
+            return 0, float("nan")
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.jepa.load_state_dict(state["jepa"])
         self.target.load_state_dict(state["target_encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
-        return int(state["step"])
+        return int(state["step"]), float(state.get("loss", float("nan")))
 
     def _save(self, step: int, loss: float) -> None:
         if not self.info.is_main:
             return
         atomic_save(
-            {"step": step, "jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict(),
+            {"step": step, "loss": loss, "jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict(),
              "optimizer": self.optimizer.state_dict(), "config": dataclasses.asdict(self.cfg)},
             self.out / "train_state.pt",
         )  # fmt: skip
@@ -195,10 +197,10 @@ class Pretrainer:
     def run(self) -> Path:
         cfg, info = self.cfg, self.info
         total = self.schedule.total_steps
-        step = self._resume()
+        step, loss_value = self._resume()
         log = MetricsLog(self.out, step, cfg.tensorboard, active=info.is_main)
         bar = tqdm(total=total, initial=step, desc="pretrain", disable=not (cfg.progress and info.is_main))
-        start, loss_value = time.time(), float("nan")
+        start = time.time()
         params = [p for p in self.jepa.parameters() if p.requires_grad]
         tubelets, rows, cols = self.grid
         while step < total:
@@ -213,11 +215,7 @@ class Pretrainer:
                 set_lr(self.optimizer, lr)
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
                     loss = jepa_loss(self.model, self.target, video, ctx_ids, tgt_ids)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-                self.optimizer.step()
+                grad_norm = optimizer_step(self.optimizer, loss, params, cfg.optim.grad_clip)
                 m = self.momentum(step)
                 self._ema_update(m)
                 step += 1
@@ -238,9 +236,7 @@ class Pretrainer:
             (self.out / "summary.json").write_text(json.dumps(
                 {"steps": step, "loss": loss_value, "seconds_this_run": time.time() - start,
                  "world_size": info.world_size}, indent=2))  # fmt: skip
-        if info.enabled:
-            barrier(info)
-            dist.destroy_process_group()
+        shutdown(info)
         return self.out / "checkpoint.pt"
 
 

@@ -71,6 +71,23 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def shutdown(info: DistInfo) -> None:
+    """End a training run: wait for every rank, then tear the process group down."""
+    if info.enabled:
+        barrier(info)
+        dist.destroy_process_group()
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.Tensor],
+                   grad_clip: float) -> torch.Tensor:
+    """Backward, clip the global gradient norm (``grad_clip <= 0``: no clipping), step; returns the norm."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+    optimizer.step()
+    return grad_norm
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file then rename: a kill never leaves a half-written checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
