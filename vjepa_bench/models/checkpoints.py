@@ -288,6 +288,16 @@ def infer_encoder_config(sd: Mapping[str, torch.Tensor], preset: str | None = No
     return EncoderConfig(**kw)
 
 
+def _predictor_with_preset(cls: type, base: Any, kw: dict[str, Any]) -> Any:
+    """A predictor config from inferred shapes ``kw``; a preset of the same width supplies what shapes cannot
+    tell (heads, grid)."""
+    if base is None:
+        return cls(**kw)
+    if base.predictor_embed_dim == kw["predictor_embed_dim"]:
+        kw = {**kw, "num_heads": base.num_heads}
+    return base.replace(**kw)
+
+
 def infer_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> PredictorConfig:
     """Mask-denoising predictor config from weight shapes (+ preset for the grid size)."""
     w = _need(sd, "predictor_embed.weight", source, "predictor")  # (P, D)
@@ -299,12 +309,7 @@ def infer_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None = 
         mlp_hidden_dim=_need(sd, "predictor_blocks.0.mlp.fc1.weight", source, "predictor").shape[0],
         num_mask_tokens=n_mask, qkv_bias="predictor_blocks.0.attn.qkv.bias" in sd,
     )
-    base = predictor_config(preset) if preset else None
-    if base is not None:
-        if base.predictor_embed_dim == pdim:
-            kw["num_heads"] = base.num_heads
-        return base.replace(**kw)
-    return PredictorConfig(**kw)
+    return _predictor_with_preset(PredictorConfig, predictor_config(preset) if preset else None, kw)
 
 
 def infer_ac_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> ACPredictorConfig:
@@ -320,12 +325,7 @@ def infer_ac_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None
         extrinsics_dim=_need(sd, "extrinsics_encoder.weight", source, "AC predictor").shape[1],
         qkv_bias="predictor_blocks.0.attn.qkv.bias" in sd,
     )
-    base = ac_predictor_config(preset) if preset else None
-    if base is not None:
-        if base.predictor_embed_dim == pdim:
-            kw["num_heads"] = base.num_heads
-        return base.replace(**kw)
-    return ACPredictorConfig(**kw)
+    return _predictor_with_preset(ACPredictorConfig, ac_predictor_config(preset) if preset else None, kw)
 
 
 def infer_probe_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> ProbeConfig:
