@@ -2,10 +2,10 @@
 
 Ids (``gym.make(id, **kwargs)``):
 
-* ``vjepa_bench/FrankaReach-v0``: move the hand to a goal position (30 steps).
-* ``vjepa_bench/FrankaGrasp-v0``: grasp the ``object`` ("box" or "cup") and lift it (30 steps).
-* ``vjepa_bench/FrankaPickPlace-v0``: pick the object and place it on a coaster, 3 sub-goals 4 / 10 / 4 (18 steps).
-* ``vjepa_bench/FrankaReachWithObject-v0``: carry the held object to a goal position (30 steps).
+* ``vjepa_bench/FrankaReach-v1``: move the hand to a goal position (30 steps).
+* ``vjepa_bench/FrankaGrasp-v1``: grasp the ``object`` ("box" or "cup") and lift it (30 steps).
+* ``vjepa_bench/FrankaPickPlace-v1``: pick the object and place it on a coaster, 3 sub-goals 4 / 10 / 4 (18 steps).
+* ``vjepa_bench/FrankaReachWithObject-v1``: carry the held object to a goal position (30 steps).
 
 Keyword arguments (all envs): ``image_size=256``, ``camera`` (``CameraPose`` or dict), ``camera_randomization``
 (``CameraRandomization`` or dict of ranges), ``render_mode=None | "rgb_array"``, ``shadows=True``; ``object="box"``
@@ -27,10 +27,10 @@ from vjepa_bench.envs.reach_with_object import FrankaReachWithObjectEnv
 from vjepa_bench.errors import UsageError
 
 ENV_CLASSES: dict[str, type[FrankaEnv]] = {
-    "vjepa_bench/FrankaReach-v0": FrankaReachEnv,
-    "vjepa_bench/FrankaGrasp-v0": FrankaGraspEnv,
-    "vjepa_bench/FrankaPickPlace-v0": FrankaPickPlaceEnv,
-    "vjepa_bench/FrankaReachWithObject-v0": FrankaReachWithObjectEnv,
+    "vjepa_bench/FrankaReach-v1": FrankaReachEnv,
+    "vjepa_bench/FrankaGrasp-v1": FrankaGraspEnv,
+    "vjepa_bench/FrankaPickPlace-v1": FrankaPickPlaceEnv,
+    "vjepa_bench/FrankaReachWithObject-v1": FrankaReachWithObjectEnv,
 }
 ENV_IDS = tuple(ENV_CLASSES)
 OBJECT_TASKS = tuple(i for i, c in ENV_CLASSES.items() if c.uses_object)

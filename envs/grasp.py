@@ -1,4 +1,4 @@
-"""FrankaGrasp-v0: grasp the object (cup or box) and lift it, as shown in a goal image."""
+"""FrankaGrasp-v1: grasp the object (cup or box) and lift it, as shown in a goal image."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class FrankaGraspEnv(FrankaEnv):
     """Grasp: pick up the object (a 5 cm box or a mug) and hold it lifted.
 
     ## Description
-    The Panda (see ``FrankaReach-v0`` for the robot, the action and the observation) faces one object on the table.
+    The Panda (see ``FrankaReach-v1`` for the robot, the action and the observation) faces one object on the table.
     The goal image shows the object held between the closed fingers, lifted 10 cm above its start position.
     Grasps are physical: finger servos limited to 20 N and friction, no weld.
 
@@ -42,9 +42,9 @@ class FrankaGraspEnv(FrankaEnv):
     Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaGrasp-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
     render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle).
-    See ``FrankaReach-v0`` for the other arguments.
+    See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
     * v0: initial version.

@@ -1,4 +1,4 @@
-"""FrankaPickPlace-v0: pick the object up and place it on a coaster, following three goal images."""
+"""FrankaPickPlace-v1: pick the object up and place it on a coaster, following three goal images."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
     ``-distance`` (m) between the object and the object position of the active sub-goal, plus 1 on success.
 
     ## Starting State
-    Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v0``); coaster centre at x [0.35, 0.65],
+    Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v1``); coaster centre at x [0.35, 0.65],
     y [-0.3, 0.3] m, at least 18 cm from the object. The open hand starts 7 cm above its grasp pose over the object
     (x, y within 2 cm), so that the first sub-goal can be reached within its 4 steps.
 
@@ -52,9 +52,9 @@ class FrankaPickPlaceEnv(FrankaEnv):
     touches it). Truncated after 18 steps (4 + 10 + 4).
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaPickPlace-v0", object="box", image_size=256, camera=None, camera_randomization=None,
+    ``gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=256, camera=None, camera_randomization=None,
     render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle).
-    See ``FrankaReach-v0`` for the other arguments.
+    See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
     * v0: initial version.

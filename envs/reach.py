@@ -1,4 +1,4 @@
-"""FrankaReach-v0: move the end effector to the position shown in a goal image."""
+"""FrankaReach-v1: move the end effector to the position shown in a goal image."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class FrankaReachEnv(FrankaEnv):
     Terminates on success: flange within 4 cm of the goal position. Truncated after 30 steps (``max_episode_steps``).
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaReach-v0", image_size=256, camera=None, camera_randomization=None,
+    ``gym.make("vjepa_bench/FrankaReach-v1", image_size=256, camera=None, camera_randomization=None,
     render_mode=None, shadows=True)``:
 
     * ``image_size``: side (px) of the square observation and goal images.

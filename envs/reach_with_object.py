@@ -1,4 +1,4 @@
-"""FrankaReachWithObject-v0: carry an object already held in the hand to the position shown in a goal image."""
+"""FrankaReachWithObject-v1: carry an object already held in the hand to the position shown in a goal image."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     Truncated after 30 steps.
 
     ## Arguments
-    ``gym.make("vjepa_bench/FrankaReachWithObject-v0", object="box", image_size=256, camera=None,
+    ``gym.make("vjepa_bench/FrankaReachWithObject-v1", object="box", image_size=256, camera=None,
     camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with
-    a handle). See ``FrankaReach-v0`` for the other arguments.
+    a handle). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
     * v0: initial version.

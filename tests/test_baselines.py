@@ -15,7 +15,7 @@ from vjepa_bench.agents.scripted import ScriptedAgent
 from vjepa_bench import layout
 from vjepa_bench.evaluation.runner import success_rate
 
-CASES = [("vjepa_bench/FrankaReach-v0", None)]
+CASES = [("vjepa_bench/FrankaReach-v1", None)]
 CASES += [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup")]
 
 
@@ -38,7 +38,7 @@ def test_scripted_agent_solves_task(env_id, obj):
             assert record["final_distance"] < limit
 
 
-@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaGrasp-v0", "vjepa_bench/FrankaPickPlace-v0"])
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaGrasp-v1", "vjepa_bench/FrankaPickPlace-v1"])
 def test_random_agent_fails_grasp_and_pick_place(env_id):
     result = success_rate(env_id, RandomAgent(seed=0), episodes=3, seed=0, image_size=32, object="box")
     assert result["successes"] == 0

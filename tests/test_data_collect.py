@@ -127,7 +127,7 @@ def test_collect_refuses_an_env_without_step_limit(tmp_path):
     assert collect(UNLIMITED_ID, 1, tmp_path, policy="random", progress=False, max_steps=2).written == 1
 
 
-@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaReach-v0", "vjepa_bench/FrankaReachWithObject-v0"])
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaReach-v1", "vjepa_bench/FrankaReachWithObject-v1"])
 def test_collect_on_real_env(tmp_path, env_id):
     summary = collect(
         env_id, 2, tmp_path, policy="mix", seed=3, shard_size=10, progress=False, max_steps=4,
@@ -143,7 +143,7 @@ def test_collect_on_real_env(tmp_path, env_id):
 
 
 def test_noisy_scripted_grasps_and_carries(tmp_path):
-    env_id = "vjepa_bench/FrankaPickPlace-v0"
+    env_id = "vjepa_bench/FrankaPickPlace-v1"
     summary = collect(
         env_id, 1, tmp_path, policy="noisy_scripted", seed=0, env_kwargs={"image_size": 32}, progress=False
     )

@@ -32,7 +32,7 @@ def make_trajectory(index: int, length: int = 5, seed: int | None = None, size: 
         images=rng.integers(0, 256, (length, size, size, 3), dtype=np.uint8),
         states=rng.normal(size=(length, 7)).astype(np.float32),
         actions=rng.normal(size=(length - 1, 7)).astype(np.float32),
-        task="vjepa_bench/FrankaReach-v0",
+        task="vjepa_bench/FrankaReach-v1",
         seed=100 + index if seed is None else seed,
         success=index % 2 == 0,
         camera=dict(CAMERA, azimuth_deg=40.0 + index),

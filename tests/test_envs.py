@@ -94,7 +94,7 @@ def test_bad_options_raise():
 
 # ------------------------------------------------------------------------------------------------ observations
 def test_observation_and_goal_contract():
-    env = make("vjepa_bench/FrankaPickPlace-v0", object="cup", image_size=48)
+    env = make("vjepa_bench/FrankaPickPlace-v1", object="cup", image_size=48)
     obs, info = env.reset(seed=3)
     assert obs["image"].dtype == np.uint8 and obs["image"].shape == (48, 48, 3)
     assert obs["state"].dtype == np.float32 and obs["state"].shape == (7,)
@@ -112,7 +112,7 @@ def test_observation_and_goal_contract():
 
 
 def test_single_goal_tasks_and_goal_state_is_reachable():
-    env = make("vjepa_bench/FrankaReach-v0")
+    env = make("vjepa_bench/FrankaReach-v1")
     obs, info = env.reset(seed=1)
     assert info["goal"]["steps"] == [30] and info["goal"]["images"].shape[0] == 1
     goal_state = info["goal"]["states"][0]
@@ -122,7 +122,7 @@ def test_single_goal_tasks_and_goal_state_is_reachable():
 
 
 def test_invalid_actions_raise_and_large_actions_are_clipped():
-    env = make("vjepa_bench/FrankaReach-v0")
+    env = make("vjepa_bench/FrankaReach-v1")
     env.reset(seed=0)
     for bad in (np.full(7, np.nan), np.array([np.inf, 0, 0, 0, 0, 0, 0]), np.zeros(6), np.zeros((1, 7))):
         with pytest.raises(ValueError):
@@ -136,7 +136,7 @@ def test_invalid_actions_raise_and_large_actions_are_clipped():
 
 
 def test_controller_tracks_a_full_step():
-    env = make("vjepa_bench/FrankaReach-v0").unwrapped
+    env = make("vjepa_bench/FrankaReach-v1").unwrapped
     env.reset(seed=0)
     for axis in range(3):
         for sign in (1.0, -1.0):
@@ -155,7 +155,7 @@ def test_controller_tracks_a_full_step():
 
 
 def test_gripper_closes_and_opens():
-    env = make("vjepa_bench/FrankaReach-v0").unwrapped
+    env = make("vjepa_bench/FrankaReach-v1").unwrapped
     obs, _ = env.reset(seed=0)
     assert obs["state"][6] < 0.02
     obs, *_ = env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
@@ -178,7 +178,7 @@ def _episode(env, seed, steps=4):
 
 
 def test_same_seed_same_episode_bit_for_bit():
-    env_id = "vjepa_bench/FrankaGrasp-v0"
+    env_id = "vjepa_bench/FrankaGrasp-v1"
     kwargs = {"object": "cup", "camera_randomization": {"azimuth_deg": (30, 100), "distance": (1.2, 1.6)}}
     env_a, env_b = make(env_id, **kwargs), make(env_id, **kwargs)
     first = _episode(env_a, 11)
@@ -212,13 +212,13 @@ def test_camera_convention():
 
 
 def test_camera_options_change_the_image():
-    env = make("vjepa_bench/FrankaReach-v0", image_size=48)
+    env = make("vjepa_bench/FrankaReach-v1", image_size=48)
     default, _ = env.reset(seed=0)
     moved, info = env.reset(seed=0, options={"camera": {"azimuth_deg": 120.0, "roll_deg": 10.0}})
     assert info["camera"]["azimuth_deg"] == 120.0
     assert np.abs(default["image"].astype(int) - moved["image"]).mean() > 5
     env.close()
-    env = make("vjepa_bench/FrankaReach-v0", image_size=48, camera=CameraPose(azimuth_deg=20.0, fovy_deg=60.0))
+    env = make("vjepa_bench/FrankaReach-v1", image_size=48, camera=CameraPose(azimuth_deg=20.0, fovy_deg=60.0))
     obs, info = env.reset(seed=0)
     assert info["camera"]["azimuth_deg"] == 20.0 and info["camera"]["fovy_deg"] == 60.0
     assert not np.array_equal(obs["image"], default["image"])
@@ -228,7 +228,7 @@ def test_camera_options_change_the_image():
 def test_camera_randomization_samples_differ_and_stay_in_range():
     ranges = {"azimuth_deg": (20, 110), "elevation_deg": (15, 45), "distance": (1.2, 1.7), "roll_deg": (-5, 5),
               "fovy_deg": (40, 55), "lookat_offset": (0.05, 0.05, 0.02)}
-    env = make("vjepa_bench/FrankaReach-v0", image_size=48, camera_randomization=ranges)
+    env = make("vjepa_bench/FrankaReach-v1", image_size=48, camera_randomization=ranges)
     poses, images = [], []
     for seed in range(3):
         obs, info = env.reset(seed=seed)
@@ -246,7 +246,7 @@ def test_camera_randomization_samples_differ_and_stay_in_range():
 
 # ----------------------------------------------------------------------------------------------- privileged API
 def test_sim_state_roundtrip_and_rollout_distance_matches_step():
-    env = make("vjepa_bench/FrankaPickPlace-v0").unwrapped
+    env = make("vjepa_bench/FrankaPickPlace-v1").unwrapped
     env.reset(seed=4)
     snapshot = env.get_sim_state()
     rng = np.random.default_rng(0)
@@ -273,7 +273,7 @@ def test_sim_state_roundtrip_and_rollout_distance_matches_step():
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_env(mode):
     kwargs = {"vector_kwargs": {"context": "spawn"}} if mode == "async" else {}
-    vec = gym.make_vec("vjepa_bench/FrankaGrasp-v0", num_envs=2, vectorization_mode=mode, image_size=SMALL,
+    vec = gym.make_vec("vjepa_bench/FrankaGrasp-v1", num_envs=2, vectorization_mode=mode, image_size=SMALL,
                        object="box", **kwargs)
     obs, info = vec.reset(seed=[5, 6])
     assert obs["image"].shape == (2, SMALL, SMALL, 3) and obs["state"].shape == (2, 7)
@@ -288,7 +288,7 @@ def test_video_written_and_read_back(tmp_path):
     import imageio.v2 as imageio
     from vjepa_bench.envs.video import EpisodeRecorder
 
-    env = make("vjepa_bench/FrankaPickPlace-v0", image_size=64)
+    env = make("vjepa_bench/FrankaPickPlace-v1", image_size=64)
     obs, info = env.reset(seed=0)
     recorder = EpisodeRecorder(with_goal=True)
     recorder.add(obs, info)
@@ -314,7 +314,7 @@ def test_gl_backend_failure_is_a_clear_error(monkeypatch):
 
 
 def test_render_mode_returns_the_observation():
-    env = make("vjepa_bench/FrankaReach-v0", render_mode="rgb_array")
+    env = make("vjepa_bench/FrankaReach-v1", render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
     np.testing.assert_array_equal(env.render(), obs["image"])
     env.close()

@@ -61,7 +61,7 @@ def test_episode_log_rejects_a_corrupt_line(tmp_path):
 
 def _spec(out: Path, agent: str = "random", episodes: int = 3) -> EvalSpec:
     return EvalSpec(
-        env_id="vjepa_bench/FrankaReach-v0",
+        env_id="vjepa_bench/FrankaReach-v1",
         env_kwargs={"image_size": 64, "max_episode_steps": 3},
         agent=agent,
         agent_kwargs={},
@@ -152,7 +152,7 @@ def test_multirun_sweeps_tasks_into_separate_resumable_folders(tmp_path):
     found = sorted(tmp_path.glob("runs/multirun/eval/*/results.json"))
     assert len(found) == 2
     tasks = sorted(json.loads(p.read_text())["task"]["id"] for p in found)
-    assert tasks == ["vjepa_bench/FrankaGrasp-v0", "vjepa_bench/FrankaReach-v0"]
+    assert tasks == ["vjepa_bench/FrankaGrasp-v1", "vjepa_bench/FrankaReach-v1"]
 
 
 def test_videos_show_each_step_beside_its_goal(tmp_path):

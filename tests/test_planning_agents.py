@@ -27,7 +27,7 @@ def world_model(tmp_path_factory) -> str:
 
 
 def test_vjepa_ac_plans_every_step_within_bounds(world_model):
-    env = gym.make("vjepa_bench/FrankaReach-v0", image_size=64, max_episode_steps=3)
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, max_episode_steps=3)
     agent = make_agent("vjepa_ac", checkpoint=world_model, planner=SMALL_PLANNER)
     record = run_episode(env, agent, seed=0)
     env.close()
@@ -40,7 +40,7 @@ def test_vjepa_ac_plans_every_step_within_bounds(world_model):
 
 
 def test_vjepa_ac_switches_goals_on_the_pick_and_place_schedule(world_model):
-    env = gym.make("vjepa_bench/FrankaPickPlace-v0", image_size=64)
+    env = gym.make("vjepa_bench/FrankaPickPlace-v1", image_size=64)
     obs, info = env.reset(seed=0)
     agent = make_agent("vjepa_ac", checkpoint=world_model, planner=SMALL_PLANNER)
     agent.reset(obs, info, env.unwrapped)
@@ -64,7 +64,7 @@ def test_vjepa_ac_names_a_missing_checkpoint(tmp_path):
 
 
 def test_sim_cem_reaches_the_goal():
-    env = gym.make("vjepa_bench/FrankaReach-v0", image_size=64)
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64)
     agent = make_agent("sim_cem")
     record = run_episode(env, agent, seed=3)
     env.close()

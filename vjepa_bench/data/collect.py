@@ -101,7 +101,7 @@ def collect(
     the directory was collected with another base seed).
 
     Args:
-        env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v0``.
+        env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v1``.
         policy: ``random``, ``noisy_scripted``, ``mix`` or a policy object (see :mod:`vjepa_bench.data.policies`).
         env_kwargs: keyword arguments of the env (``image_size``, ``object``, ``camera``,
             ``camera_randomization``, ...).
