@@ -1,2 +1,2 @@
-"""Leaderboard (installs as ``vjepa_bench.leaderboard``): submissions will be ``results.json`` files under
-``leaderboard/submissions/``; validation and the board builder are a later issue."""
+"""The leaderboard (``vjepa_bench.leaderboard``): tracks pinned by a lock file, checkable submissions, a replay
+verifier, a byte-deterministic board (Markdown, JSON, one HTML page) and a small submission server."""

@@ -27,6 +27,12 @@ COMMANDS: dict[str, Command] = {
     "bench sim": Command("bench_sim", "vjepa_bench.bench.commands:sim", "simulation speed vs robosuite"),
     "bench models": Command("bench_models", "vjepa_bench.bench.commands:models", "encoder / AC predictor speed"),
     "bench planner": Command("bench_planner", "vjepa_bench.bench.commands:planner", "time per planned action"),
+    **{f"leaderboard {verb}": Command(f"leaderboard_{verb}", f"vjepa_bench.leaderboard.command:{verb}", help_)
+       for verb, help_ in (("lock", "rewrite the track lock"), ("submit", "make an entry from eval runs"),
+                           ("validate", "check entries"), ("verify", "replay an entry's episodes"),
+                           ("build", "write the board"), ("serve", "submission server"),
+                           ("admin", "server admin: verify/reject/rebuild"),
+                           ("baselines", "relock, run and submit the baselines"))},
 }
 
 USAGE = "usage: vjepa-bench <command> [key=value ...] [--multirun]\n\ncommands:\n" + "\n".join(
