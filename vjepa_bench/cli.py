@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
                            ("build", "write the board"), ("serve", "submission server"),
                            ("admin", "server admin: verify/reject/rebuild"),
                            ("baselines", "relock, run and submit the baselines"))},
+    "sweep-camera": Command("sweep_camera", "vjepa_bench.evaluation.sweep_command:main", "camera-angle sensitivity"),
 }
 
 USAGE = "usage: vjepa-bench <command> [key=value ...] [--multirun]\n\ncommands:\n" + "\n".join(
