@@ -12,7 +12,7 @@ from vjepa_bench.leaderboard.stats import suite_score, tied_ranks, wilson_interv
 from vjepa_bench.leaderboard.tracks import TRACKS
 
 BOARD_DIR = Path(__file__).resolve().parent
-SUITE_EXCLUDES = ("camera",)  # the suite score is the mean over task tracks; camera robustness is shown apart
+SUITE_EXCLUDES = ("camera",)  # the suite score is the mean over all task tracks; camera robustness is shown apart
 
 
 def _rank_text(rank: tuple[int, int]) -> str:
@@ -47,10 +47,11 @@ def board_data(entries: list[tuple[dict[str, Any], bool]], env_hash: str) -> dic
         rows = [_row(e, r, v) for e, v in entries for r in e["results"] if r["track"] == t.name]
         tracks.append({"name": t.name, "title": t.title, "task": t.task, "platform": t.platform,
                        "min_episodes": t.min_episodes, "rows": _ranked(rows, "rate", "wilson95")})
+    suite_tracks = sorted(t.name for t in TRACKS.values() if t.platform == "sim" and t.name not in SUITE_EXCLUDES)
     suite = []
     for e, verified in entries:
-        parts = [r for r in e["results"] if r["platform"] == "sim" and r["track"] not in SUITE_EXCLUDES]
-        if parts:
+        parts = [r for r in e["results"] if r["track"] in suite_tracks]
+        if len(parts) == len(suite_tracks):
             score, low, high = suite_score([[ep["success"] for ep in r["episodes"]] for r in parts])
             suite.append({"id": e["id"], "model": e["model"]["name"], "agent": e["model"]["agent"],
                           "submitter": e["submission"]["name"], "link": e["submission"].get("link"),
@@ -73,6 +74,8 @@ def to_markdown(board: dict[str, Any]) -> str:
         "[index.html](index.html) for sortable tables; [leaderboard.json](leaderboard.json) is the same data.", "",
         f"Environment hash: `{board['env_hash']}`", "",
         "## Suite (mean success over task tracks)", "",
+        "Entries with a result on every task track (reach, grasp, reach-with-object and pick-and-place, cup and box).",
+        "",
         "| rank | model (submitter) | agent | suite score % [95% CI] | tracks | verified |", "|---|---|---|---|---|---|",
     ]
     for r in board["suite"]:
@@ -146,7 +149,7 @@ def to_html(board: dict[str, Any]) -> str:
     parts = [f"<h1>vjepa-bench leaderboard</h1><p class=\"note\">Rates recomputed from per-episode records; bars "
              f"show 95% intervals (Wilson per track, stratified bootstrap for the suite); overlapping intervals "
              f"share a rank range. Click a column header to sort. Environment hash <code>{board['env_hash']}</code>."
-             "</p>", "<h2>Suite</h2>"]
+             "</p>", "<h2>Suite</h2><p class=\"note\">Entries with a result on every task track.</p>"]
     rows = [
         "<tr>" + _cell(_rank_text(r["rank"]), r["rank"][0]) + _model_cell(r) + _cell(r["agent"], r["agent"])
         + _cell(f"{_pct(r['score'])} [{_pct(r['ci95'][0])}, {_pct(r['ci95'][1])}]", r["score"])
