@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vjepa_bench.leaderboard.stats import suite_score, tied_ranks, wilson_interval
-from vjepa_bench.leaderboard.tracks import TRACKS
+from vjepa_bench.leaderboard.tracks import TRACKS, write_text_atomic
 
 BOARD_DIR = Path(__file__).resolve().parent
 SUITE_EXCLUDES = ("camera",)  # the suite score is the mean over all task tracks; camera robustness is shown apart
@@ -188,5 +188,5 @@ def write_board(board: dict[str, Any], out_dir: Path = BOARD_DIR) -> list[Path]:
         "index.html": to_html(board),
     }
     for name, text in files.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
+        write_text_atomic(out_dir / name, text)
     return [out_dir / name for name in files]

@@ -14,7 +14,7 @@ from vjepa_bench.evaluation.results import write_json_atomic
 from vjepa_bench.leaderboard import config as C
 from vjepa_bench.leaderboard.board import board_data, to_html, to_markdown, write_board
 from vjepa_bench.leaderboard.entries import build_entry, dumps, loads_strict
-from vjepa_bench.leaderboard.tracks import SUBMISSIONS_DIR, load_lock, track, write_lock
+from vjepa_bench.leaderboard.tracks import SUBMISSIONS_DIR, load_lock, track, write_lock, write_text_atomic
 from vjepa_bench.leaderboard.validate import file_problems
 from vjepa_bench.leaderboard.verify import verify_entry
 
@@ -33,7 +33,7 @@ def write_entry(entry: dict[str, Any], out_dir: Path) -> Path:
     """Write an entry as ``<out_dir>/<id>.json`` and check it; a failing entry is removed again."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{entry['id']}.json"
-    path.write_text(dumps(entry), encoding="utf-8")
+    write_text_atomic(path, dumps(entry))
     problems = file_problems(path, load_lock())
     if problems:
         path.unlink()
@@ -81,7 +81,7 @@ def verify(cfg: DictConfig) -> None:
     for line in stamp.get("differences", []):
         print(f"differs: {line}")
     if s.write:
-        path.write_text(dumps({**entry, "verification": stamp}), encoding="utf-8")
+        write_text_atomic(path, dumps({**entry, "verification": stamp}))
     print(f"{path}: {len(stamp['episodes'])} episode(s) replayed, {'verified' if stamp['match'] else 'NOT verified'}")
     if not stamp["match"]:
         raise UsageError(f"{path}: replay differs from the records (see the lines above)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,10 +101,17 @@ def build_lock() -> dict[str, Any]:
     return {"lock_version": LOCK_VERSION, "env_hash": env_hash(), "mujoco": mujoco.__version__, "tracks": tracks}
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_lock(path: Path = LOCK_FILE) -> dict[str, Any]:
     """Rewrite the lock file from the current tree (after a task change) and return it."""
     lock = build_lock()
-    path.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(lock, indent=1, sort_keys=True) + "\n")
     return lock
 
 
