@@ -51,12 +51,28 @@ def _read_run(folder: Path) -> dict[str, Any]:
     return loads_strict(path.read_bytes(), str(path))
 
 
+def _check_records_file(results: dict[str, Any], folder: Path) -> None:
+    """The run's ``episodes.jsonl`` must hold exactly the records of its ``results.json``."""
+    path = folder / "episodes.jsonl"
+    if not path.is_file():
+        raise UsageError(f"{path}: missing; a run folder needs the episodes.jsonl that `vjepa-bench eval` wrote")
+    logged = {}
+    for line in path.read_bytes().splitlines():
+        record = loads_strict(line, str(path))
+        logged[record["episode"]] = record
+    for record in results["records"]:
+        if logged.get(record["episode"]) != record:
+            raise UsageError(f"{path}: episode {record['episode']} differs from {folder / 'results.json'}; "
+                             "re-run the same `vjepa-bench eval` command to rewrite results.json")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
 
 
 def track_result(results: dict[str, Any], source: Path) -> dict[str, Any]:
     """One track block from a run's ``results.json``: fixed settings, hashes and per-episode outcomes."""
+    _check_records_file(results, source)
     kwargs = dict(results["task"]["kwargs"])
     t = track_for_run(results["task"]["id"], kwargs)
     lock = load_lock()["tracks"][t.name]

@@ -34,6 +34,7 @@ def write_run(folder: Path, successes: list[bool], agent: str = "scripted", chec
                "agent": {"name": agent, "config": {}, "checkpoint_sha256": checkpoint},
                "records": records, "system": {"python": "3.11"}}
     (folder / "results.json").write_text(json.dumps(results))
+    (folder / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
 
 
@@ -82,6 +83,10 @@ def test_submit_refuses_runs_off_the_track(tmp_path):
     short = write_run(tmp_path / "short", [True] * 10)
     with pytest.raises(UsageError, match="10 finished episodes, track 'reach' needs its 50"):
         build_entry([short], "lab", "m")
+    edited = write_run(tmp_path / "edited", [True] * 50)
+    (edited / "episodes.jsonl").write_text((edited / "episodes.jsonl").read_text().replace("true", "false", 1))
+    with pytest.raises(UsageError, match="episode 0 differs from"):
+        build_entry([edited], "lab", "m")
     other_camera = write_run(tmp_path / "cam", [True] * 50, env_kwargs={"camera": {"azimuth_deg": 10}})
     with pytest.raises(UsageError, match="no track runs"):
         build_entry([other_camera], "lab", "m")
