@@ -94,7 +94,7 @@ def test_calibrated_agent_maps_only_the_xy_move():
         CalibratedAgent(Fixed(), [[1.0, 0.0]])
 
 
-def test_sweep_on_the_real_env_writes_every_output_and_resumes(tmp_path):
+def test_sweep_on_the_real_envs_writes_every_output_and_resumes(tmp_path):
     calls = []
 
     def infer(image, state, next_image):
@@ -102,7 +102,8 @@ def test_sweep_on_the_real_env_writes_every_output_and_resumes(tmp_path):
         return rotation(20.0) @ np.array([0.03, 0.01]) + 0.01 * np.random.default_rng(len(calls)).normal(size=2)
 
     settings = SweepSettings(angles=(35, 95), axis_steps=4, episodes=1, calibrate=True, progress=False)
-    job = SweepJob(settings, "random", {"seed": 0}, "vjepa_bench/FrankaReach-v1", {"image_size": 32}, tmp_path)
+    task = {"image_size": 32, "object": "box"}  # the axis test runs in the reach scene, without the object
+    job = SweepJob(settings, "random", {"seed": 0}, "vjepa_bench/FrankaGrasp-v1", task, tmp_path)
     rows = run_sweep(job, infer)
     assert len(calls) == 8
     write_report(rows, tmp_path, {"agent": "random", "env_id": job.env_id, "settings": {}})

@@ -190,10 +190,6 @@ class SweepJob:
     output_dir: Path
 
 
-def _success(spec: EvalSpec) -> dict[str, Any]:
-    return run_evaluation(spec)["summary"]
-
-
 def run_sweep(job: SweepJob, infer: InferMove | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every angle of ``job``; return one row of figures per angle.
 
@@ -209,7 +205,8 @@ def run_sweep(job: SweepJob, infer: InferMove | None = None) -> list[dict[str, A
         folder.mkdir(parents=True, exist_ok=True)
         row: dict[str, Any] = {"angle_deg": angle}
         if settings.axis_test:
-            axis_env = make_env(AXIS_ENV, **camera_kwargs(job.env_kwargs, angle))
+            scene = {k: v for k, v in job.env_kwargs.items() if k != "object"}  # the reach scene has no object
+            axis_env = make_env(AXIS_ENV, **camera_kwargs(scene, angle))
             try:
                 row["axis"] = run_axis_angle(infer, axis_env, settings, folder)
             finally:
@@ -219,12 +216,12 @@ def run_sweep(job: SweepJob, infer: InferMove | None = None) -> list[dict[str, A
             episodes = episode_list(settings.episodes, settings.seed)
             spec = EvalSpec(job.env_id, env_kwargs, job.agent, job.agent_kwargs, episodes,
                             folder / "uncalibrated", progress=settings.progress)
-            row["uncalibrated"] = _success(spec)
+            row["uncalibrated"] = run_evaluation(spec)["summary"]
             if settings.calibrate:
                 calibrated_kwargs = {"agent": job.agent, "agent_kwargs": job.agent_kwargs,
                                      "matrix": row["axis"]["matrix"]}
                 spec = EvalSpec(job.env_id, env_kwargs, "calibrated", calibrated_kwargs, episodes,
                                 folder / "calibrated", progress=settings.progress)
-                row["calibrated"] = _success(spec)
+                row["calibrated"] = run_evaluation(spec)["summary"]
         rows.append(row)
     return rows
