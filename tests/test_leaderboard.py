@@ -189,7 +189,7 @@ def _assert_reported(entry: Any, lock: dict[str, Any]) -> None:
         assert "\n" not in p and ": " in p, p
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(database=None, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(PATHS))
 def test_missing_fields_are_reported(lock, path):
     entry = base_entry()
@@ -201,7 +201,7 @@ def test_missing_fields_are_reported(lock, path):
     _assert_reported(entry, lock)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(database=None, max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(PATHS), value=BAD_VALUES)
 def test_wrong_types_nan_and_huge_numbers_are_reported(lock, path, value):
     entry = base_entry()
@@ -212,7 +212,7 @@ def test_wrong_types_nan_and_huge_numbers_are_reported(lock, path, value):
     _assert_reported(entry, lock)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(database=None, max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drop=st.integers(1, 49), dupes=st.lists(st.integers(0, 49), min_size=1, max_size=4),
        task=st.text(min_size=1, max_size=30))
 def test_wrong_lengths_duplicates_and_unknown_tasks_are_reported(lock, drop, dupes, task):
