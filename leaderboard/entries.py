@@ -77,7 +77,10 @@ def track_result(results: dict[str, Any], source: Path) -> dict[str, Any]:
     t = track_for_run(results["task"]["id"], kwargs)
     lock = load_lock()["tracks"][t.name]
     episodes = sorted(({k: r[k] for k in EPISODE_FIELDS} for r in results["records"]), key=lambda e: e["episode"])
-    if len(episodes) != len(lock["episodes"]):
+    if t.platform == "real":
+        if len(episodes) < t.min_episodes:
+            raise UsageError(f"{source}: {len(episodes)} episodes, the real-robot track needs {t.min_episodes}")
+    elif len(episodes) != len(lock["episodes"]):
         raise UsageError(
             f"{source}: {len(episodes)} finished episodes, track {t.name!r} needs its {len(lock['episodes'])}; "
             f"run `vjepa-bench eval ... episodes={len(lock['episodes'])} seed={t.first_seed}` into the same folder"
@@ -85,10 +88,11 @@ def track_result(results: dict[str, Any], source: Path) -> dict[str, Any]:
     return {
         "track": t.name,
         "task": results["task"]["id"],
-        "platform": "sim",
+        "platform": t.platform,
         "env_kwargs": kwargs,
-        "env_hash": env_hash(),
-        "episode_list_sha256": canonical_hash([{"episode": e["episode"], "seed": e["seed"]} for e in episodes]),
+        "env_hash": env_hash() if t.platform == "sim" else None,
+        "episode_list_sha256": canonical_hash([{"episode": e["episode"], "seed": e["seed"]} for e in episodes])
+        if t.platform == "sim" else None,
         "checkpoint_sha256": results["agent"].get("checkpoint_sha256"),
         "n_episodes": len(episodes),
         "n_success": sum(e["success"] for e in episodes),

@@ -58,7 +58,7 @@ TRACKS: dict[str, Track] = {
         *_object_tracks(),
         Track("camera", "vjepa_bench/FrankaReach-v1", {"camera_randomization": CAMERA_RANDOMIZATION},
               first_seed=1000, title="reach, randomised camera poses"),
-        Track("real_reach", "FrankaReach (real robot)", platform="real", episodes=0, min_episodes=10,
+        Track("real_reach", "vjepa_bench/FrankaReal-v1", platform="real", episodes=0, min_episodes=10,
               title="reach on a real Franka (self-reported)"),
     ]
 }
@@ -124,11 +124,11 @@ def load_lock(path: Path = LOCK_FILE) -> dict[str, Any]:
 
 
 def track_for_run(task: str, env_kwargs: dict[str, Any]) -> Track:
-    """The sim track whose task and fixed settings match a run's env id and kwargs."""
+    """The track whose task and fixed settings match a run's env id and kwargs (the real env: the real track)."""
     for t in TRACKS.values():
         fixed = {k: env_kwargs.get(k) for k in ("object", "camera", "camera_randomization")}
         wanted = {"object": None, "camera": None, "camera_randomization": None, **t.env_kwargs}
-        if t.platform == "sim" and t.task == task and fixed == wanted:
+        if t.task == task and (t.platform == "real" or fixed == wanted):
             return t
     raise UsageError(
         f"no track runs {task} with {env_kwargs}; tracks fix the object and camera: "

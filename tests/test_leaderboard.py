@@ -139,6 +139,18 @@ def test_consistent_edit_with_recomputed_hashes_still_fails_the_binding(entry, l
     assert entry_problems(rebind(tampered), lock) == []  # re-signing is a new entry, which the board shows as such
 
 
+def test_real_robot_runs_make_self_reported_entries(tmp_path, lock):
+    real = TRACKS["real_reach"]
+    run = write_run(tmp_path / "real", [True] * 8 + [False] * 4, task=real.task, env_kwargs={"robot": "franky"})
+    entry = build_entry([run], "lab", "m")
+    assert entry_problems(entry, lock) == []
+    assert (entry["results"][0]["platform"], entry["results"][0]["env_hash"]) == ("real", None)
+    with pytest.raises(UsageError, match="9 episodes, the real-robot track needs 10"):
+        build_entry([write_run(tmp_path / "few", [True] * 9, task=real.task)], "lab", "m")
+    board = board_data([(entry, False)], lock["env_hash"])
+    assert board["suite"] == [] and len(board["tracks"][-1]["rows"]) == 1
+
+
 def test_unknown_track_and_too_few_real_episodes(entry, lock):
     tampered = copy.deepcopy(entry)
     tampered["results"][0]["track"] = "juggling"
