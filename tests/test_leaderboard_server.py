@@ -16,7 +16,7 @@ import uvicorn
 from test_leaderboard import make_entry
 from vjepa_bench.cli import main as cli_main
 from vjepa_bench.leaderboard.server import SubmissionStore, create_app
-from vjepa_bench.leaderboard.tracks import build_lock
+from vjepa_bench.leaderboard.tracks import SUBMISSIONS_DIR, build_lock
 
 TOKEN = "test-token"
 
@@ -73,6 +73,18 @@ def test_auth_size_limit_and_statuses(server, tmp_path):
     site = tmp_path / "site"
     cli_main(["leaderboard", "admin", f"db={db}", "action=rebuild", f"out_dir={site}"])
     assert sorted(p.name for p in site.iterdir()) == ["README.md", "index.html", "leaderboard.json"]
+
+
+def test_admin_verify_replays_a_stored_baseline(server):
+    url, db = server
+    entry = json.loads((SUBMISSIONS_DIR / "baseline-random.json").read_text())
+    entry["verification"] = None
+    created = _post(url, json.dumps(entry).encode())
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+    cli_main(["leaderboard", "admin", f"db={db}", "action=verify", f"number={number}", "episodes=1"])
+    assert httpx.get(f"{url}/api/submissions/{number}").json()["status"] == "verified"
+    assert "verified</span>" in httpx.get(f"{url}/").text
 
 
 def test_load_200_concurrent_submissions(server, tmp_path):
