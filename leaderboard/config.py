@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -98,7 +99,7 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             value = [value]
         return tuple(_check_type(name, v, typing.get_args(hint)[0]) for v in value)
-    allowed = typing.get_args(hint) if origin in (typing.Union, getattr(__import__("types"), "UnionType")) else (hint,)
+    allowed = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
     if value is None and type(None) in allowed:
         return None
     for kind in allowed:
