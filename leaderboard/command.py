@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, run_evaluation
-from vjepa_bench.evaluation.results import write_json_atomic
 from vjepa_bench.leaderboard import config as C
 from vjepa_bench.leaderboard.board import board_data, to_html, to_markdown, write_board
 from vjepa_bench.leaderboard.entries import build_entry, dumps, loads_strict

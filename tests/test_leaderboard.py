@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vjepa_bench.errors import UsageError
-from vjepa_bench.evaluation.results import canonical_hash
 from vjepa_bench.leaderboard.board import board_data, to_html, to_markdown
 from vjepa_bench.leaderboard.command import valid_entries
 from vjepa_bench.leaderboard.entries import binding_hash, build_entry, loads_strict, records_hash
