@@ -49,7 +49,7 @@ class SimRobot(RobotAdapter):
     def read_state(self) -> RobotState:
         state = self.env.robot_state()
         return RobotState(pose=Pose.from_euler(state[layout.POSITION], state[layout.ROTATION]),
-                          gripper=float(state[layout.GRIPPER]), joints=self.env.data.qpos[:7].copy())
+                          gripper=float(state[layout.GRIPPER][0]), joints=self.env.data.qpos[:7].copy())
 
     def _step_toward(self, pose: Pose | None, closedness: float | None) -> None:
         target_pos, target_rot, target_grip = self.env.target_pose()

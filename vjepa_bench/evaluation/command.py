@@ -25,10 +25,22 @@ def output_dir(cfg: DictConfig) -> Path:
     return Path(cfg.output_dir)
 
 
+def env_settings(cfg: DictConfig) -> tuple[str, dict]:
+    """The env id and kwargs: the sim env for ``robot=sim``, else the real env around the chosen robot."""
+    if cfg.robot.name == "sim":
+        return cfg.env.id, env_kwargs(cfg)
+    from vjepa_bench.envs.real import REAL_ENV_ID
+
+    image_size = (plain(cfg.env.kwargs) or {}).get("image_size", 256)
+    return REAL_ENV_ID, {"task": cfg.env.id, "robot": plain(cfg.robot), "camera": plain(cfg.camera_device),
+                         "image_size": image_size}
+
+
 def main(cfg: DictConfig) -> None:
+    env_id, kwargs = env_settings(cfg)
     spec = EvalSpec(
-        env_id=cfg.env.id,
-        env_kwargs=env_kwargs(cfg),
+        env_id=env_id,
+        env_kwargs=kwargs,
         agent=cfg.agent.name,
         agent_kwargs=plain(cfg.agent.kwargs) or {},
         episodes=episode_list(cfg.episodes, cfg.seed),

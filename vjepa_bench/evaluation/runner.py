@@ -130,6 +130,7 @@ def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder |
         "return": total_reward,
         "planning_time_s": plan_times,
         "energies": energies,
+        **({"outcome": info["outcome"]} if "outcome" in info else {}),  # the real env: success / aborted_safety
     }
 
 
