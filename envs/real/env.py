@@ -101,6 +101,7 @@ class FrankaRealEnv(gym.Env):
         self._elapsed = 0
         self._gripper_target = 0.0
         self._last_image: np.ndarray | None = None
+        self._last_state: np.ndarray | None = None
         self._episode: dict[str, list] = {}
         self._seed: int | None = None
         self._writer = None
@@ -153,7 +154,7 @@ class FrankaRealEnv(gym.Env):
             obs = self._observe()
         except SafetyAbort as error:
             aborted = aborted or str(error)
-            obs = {"image": self._last_image, "state": self.robot.read_state().vector()}
+            obs = {"image": self._last_image, "state": self._last_state}  # the link may be gone: last known
         self.robot.heartbeat()
         state = obs["state"]
         info = self._info(state, outcome="running")
@@ -212,7 +213,8 @@ class FrankaRealEnv(gym.Env):
                 self.robot.stop()
                 raise SafetyAbort(f"camera: {error}; the arm was stopped") from error
         self._last_image = square_resize(frame.rgb, self.image_size)
-        return {"image": self._last_image, "state": self.robot.read_state().vector()}
+        self._last_state = self.robot.read_state().vector()
+        return {"image": self._last_image, "state": self._last_state}
 
     def _goal_schedule(self, count: int) -> list[int]:
         steps = list(self.config.goal.steps or [self.max_episode_steps] * count)
