@@ -31,7 +31,7 @@ if version != 10:  # present another robot server version, as an older Franka wo
     from franky_sim import franka_server as fs
     def handle(self, server, command_type_struct="I"):
         header = fs.MessageHeader(self.command_type, self.command_id, 8).to_bytes(command_type_struct=command_type_struct)
-        self.client_socket.sendall(header + struct.pack("<HH4x", fs.ConnectStatus.kIncompatibleLibraryVersion.value, version))
+        self.client_socket.sendall(header + struct.pack("<BH5x", fs.ConnectStatus.kIncompatibleLibraryVersion.value, version))
     fs.ConnectCommand.handle = handle
 sys.argv = ["franky-sim", "--hostname", sys.argv[1], "-s", "mujoco"]
 from franky_sim.run_server import main

@@ -25,7 +25,8 @@ def _build(cls, values: Mapping[str, Any] | None, prefix: str):
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise UsageError(f"unknown {prefix} keys {unknown}; known: {sorted(names)}")
+        named = ", ".join(f"{prefix}.{key}" for key in unknown)
+        raise UsageError(f"unknown keys {named}; known: {sorted(names)}")
     return cls(**values)
 
 
