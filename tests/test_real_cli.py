@@ -83,3 +83,18 @@ def test_missing_camera_and_missing_packages_are_one_line_errors(tmp_path, monke
         make_robot(RobotConfig(name="franky"))
     with pytest.raises(UsageError, match="robot.bogus"):
         RobotConfig.from_dict({"bogus": 1})
+
+
+def test_robot_check_needs_the_estop_flag_then_passes_against_franky_sim(tmp_path):
+    _frames(tmp_path / "frames")
+    base = [sys.executable, "-m", "vjepa_bench.cli", "robot-check", "robot.host=127.0.0.1", "camera_device=replay",
+            f"camera_device.path={tmp_path / 'frames'}"]
+    refused = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
+    assert "i_have_an_estop=true" in refused.stderr
+    with franky_sim("127.0.0.1"):
+        passed = subprocess.run([*base, "i_have_an_estop=true", "confirm=false"], capture_output=True, text=True,
+                                timeout=120)
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    assert [line.split(":")[0] for line in passed.stdout.splitlines() if line.startswith("PASS")] == [
+        "PASS state", "PASS move", "PASS gripper", "PASS camera"]

@@ -34,6 +34,7 @@ COMMANDS: dict[str, Command] = {
                            ("admin", "server admin: verify/reject/rebuild"),
                            ("baselines", "relock, run and submit the baselines"))},
     "sweep-camera": Command("sweep_camera", "vjepa_bench.evaluation.sweep_command:main", "camera-angle sensitivity"),
+    "robot-check": Command("robot_check", "vjepa_bench.envs.real.check:main", "pre-flight of a real arm and camera"),
 }
 
 USAGE = "usage: vjepa-bench <command> [key=value ...] [--multirun]\n\ncommands:\n" + "\n".join(
