@@ -66,8 +66,8 @@ def franky_sim(host: str = "127.0.0.1", version: int = 10, timeout_s: float = 60
 
 @pytest.fixture(scope="session")
 def franky_host():
-    with franky_sim("127.0.0.1"):
-        yield "127.0.0.1"
+    with franky_sim("127.0.0.2"):  # the eval tests start their own on 127.0.0.1
+        yield "127.0.0.2"
 
 
 def _limits(**kw) -> SafetyLimits:
