@@ -159,3 +159,19 @@ def test_no_command_outside_the_limits_ever_reaches_an_adapter(limits, commands)
             assert cmd.speed <= limits.speed
         elif cmd.kind == "gripper":
             assert 0.0 <= cmd.closedness <= 1.0 and 0.0 < cmd.force_n <= limits.gripper_force_n
+
+
+def test_ctrl_c_during_an_episode_stops_the_arm_and_refuses_further_steps():
+    fake = FakeRobot()
+    env = _env(fake, FakeCamera())
+    env.reset(seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+    assert env.robot.estop.triggered and fake.received[-1].kind == "stop"
+    moves = len([c for c in fake.received if c.kind == "move"])
+    with pytest.raises(EmergencyStopped):
+        env.step(np.zeros(7, np.float32))
+    assert len([c for c in fake.received if c.kind == "move"]) == moves
+    env.close()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

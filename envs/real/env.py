@@ -16,6 +16,7 @@ episode is appended to the trajectory store in ``robot.log_dir`` (the ``vjepa-be
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +30,7 @@ from vjepa_bench.envs.base import STATE_HIGH, STATE_LOW, TOP_DOWN
 from vjepa_bench.envs.real.cameras import square_resize
 from vjepa_bench.envs.real.config import CameraDeviceConfig, RobotConfig, make_camera, make_robot
 from vjepa_bench.envs.real.interface import CameraAdapter, CameraTimeout, Pose, RobotAdapter
-from vjepa_bench.envs.real.safety import SafeRobot, SafetyAbort, SafetyLimits, SafetyViolation
+from vjepa_bench.envs.real.safety import SafeRobot, SafetyAbort, SafetyLimits, SafetyViolation, stop_on_interrupt
 from vjepa_bench.envs.reach import SUCCESS_DISTANCE
 from vjepa_bench.errors import UsageError
 
@@ -112,6 +113,8 @@ class FrankaRealEnv(gym.Env):
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; the real env takes none")
         if not self._started:
+            self._interrupt = contextlib.ExitStack()  # Ctrl-C triggers the emergency stop while connected
+            self._interrupt.enter_context(stop_on_interrupt(self.robot.estop))
             self.robot.connect()
             self.camera.start()
             self._started = True
@@ -185,7 +188,9 @@ class FrankaRealEnv(gym.Env):
 
     def close(self):
         if self._started:
+            self.robot.stop()
             self.robot.close()
+            self._interrupt.close()
             self.camera.stop()
             self._started = False
 
