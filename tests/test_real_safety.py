@@ -136,7 +136,7 @@ command = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(limits=limits_strategy, commands=st.lists(command, min_size=1, max_size=25))
 def test_no_command_outside_the_limits_ever_reaches_an_adapter(limits, commands):
     fake = FakeRobot()
