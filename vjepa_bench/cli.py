@@ -27,6 +27,8 @@ COMMANDS: dict[str, Command] = {
     "bench sim": Command("bench_sim", "vjepa_bench.bench.commands:sim", "simulation speed vs robosuite"),
     "bench models": Command("bench_models", "vjepa_bench.bench.commands:models", "encoder / AC predictor speed"),
     "bench planner": Command("bench_planner", "vjepa_bench.bench.commands:planner", "time per planned action"),
+    "video-eval": Command("video_eval", "vjepa_bench.video.command:video_eval", "frozen encoder + attentive probe on a video benchmark"),
+    "make-sim-motion": Command("make_sim_motion", "vjepa_bench.video.command:sim_motion", "render the sim_motion video benchmark"),
     **{f"leaderboard {verb}": Command(f"leaderboard_{verb}", f"vjepa_bench.leaderboard.command:{verb}", help_)
        for verb, help_ in (("lock", "rewrite the track lock"), ("submit", "make an entry from eval runs"),
                            ("validate", "check entries"), ("verify", "replay an entry's episodes"),

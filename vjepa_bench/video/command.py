@@ -1,0 +1,43 @@
+"""Hydra entry points: ``vjepa-bench video-eval`` and ``vjepa-bench make-sim-motion``."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from vjepa_bench.errors import UsageError
+from vjepa_bench.video.evaluate import VideoEvalConfig, run_video_eval
+from vjepa_bench.video.sim_motion import SimMotionSpec, make_sim_motion
+
+_C = TypeVar("_C")
+
+
+def parse(schema: type[_C], cfg: DictConfig | dict[str, Any]) -> _C:
+    """A composed config as the frozen dataclass ``schema``; unknown keys and wrong types are UsageErrors."""
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    data = {k: v for k, v in data.items() if k != "hydra"}
+    try:
+        base = OmegaConf.structured(schema)
+        OmegaConf.set_readonly(base, False)  # frozen dataclasses are read-only nodes; merge overrides, then freeze
+        return OmegaConf.to_object(OmegaConf.merge(base, data))  # type: ignore[return-value]
+    except OmegaConfBaseException as err:
+        raise UsageError(f"bad config: {err}") from None
+
+
+def video_eval(cfg: DictConfig) -> None:
+    results = run_video_eval(parse(VideoEvalConfig, cfg))
+    print(f"{results['benchmark']}: top-1 {results['top1']:.3f} top-5 {results['top5']:.3f} "
+          f"(head selection: {results['head_selection']}; max over heads on eval: "
+          f"{results['max_over_heads_on_eval']['top1']:.3f}); skipped {results['skipped_broken']}; "
+          f"{results['wall_s']} s")
+
+
+def sim_motion(cfg: DictConfig) -> None:
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    out_dir = data.pop("out_dir", None)
+    if not out_dir:
+        raise UsageError("out_dir is required, e.g. out_dir=data/sim_motion")
+    print(f"sim_motion written to {make_sim_motion(out_dir, parse(SimMotionSpec, data))}")
