@@ -20,7 +20,9 @@ def parse(schema: type[_C], cfg: DictConfig | dict[str, Any]) -> _C:
     data = {k: v for k, v in data.items() if k != "hydra"}
     try:
         base = OmegaConf.structured(schema)
-        OmegaConf.set_readonly(base, False)  # frozen dataclasses are read-only nodes; merge overrides, then freeze
+        for key in [k for k in base if OmegaConf.is_config(base[k])]:
+            OmegaConf.set_readonly(base[key], False)  # frozen dataclasses give read-only nodes
+        OmegaConf.set_readonly(base, False)
         return OmegaConf.to_object(OmegaConf.merge(base, data))  # type: ignore[return-value]
     except OmegaConfBaseException as err:
         raise UsageError(f"bad config: {err}") from None
