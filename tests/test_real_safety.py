@@ -62,7 +62,7 @@ def test_watchdog_cuts_a_hung_motion_short():
     robot = _safe(fake, watchdog_s=0.1, move_timeout_s=0.2)
     start = time.monotonic()
     robot.move_delta([0.04, 0, 0], [0, 0, 0])
-    assert time.monotonic() - start < 2.0 and any(c.kind == "stop" for c in fake.received)
+    assert time.monotonic() - start < 4.0 and any(c.kind == "stop" for c in fake.received)
     assert fake.pose.position[0] == pytest.approx(0.47)  # held where it was stopped, half way
 
 
@@ -74,7 +74,7 @@ def test_emergency_stop_from_another_thread_and_ctrl_c():
     threading.Timer(0.2, estop.trigger, args=("test",)).start()
     start = time.monotonic()
     robot.move_delta([0.04, 0, 0], [0, 0, 0])
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 4.0
     with pytest.raises(EmergencyStopped):
         robot.move_delta([0.01, 0, 0], [0, 0, 0])
     sent = len([c for c in fake.received if c.kind == "move"])
