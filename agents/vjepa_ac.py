@@ -36,7 +36,7 @@ class VJepaACAgent:
 
     Goal images are encoded once per episode, the current frame once per decision. With several goals
     (pick-and-place) the goal switches by time step following ``info["goal"]["steps"]`` (4 / 10 / 4).
-    Images are preprocessed as at deployment (FACTS §c): square centre crop, resize to the encoder's input
+    Images are preprocessed as at deployment (docs/conventions.md#preprocessing): square centre crop, resize to the encoder's input
     size, ImageNet normalisation.
     """
 

@@ -1,5 +1,5 @@
 """Tests for vjepa_bench.models: manifests, golden fixtures of the official code, RoPE, AC causality,
-checkpoint formats and errors, FLOPs and the models bench.  Data: tests/data/vjepa2/ (copied from FACTS §i)."""
+checkpoint formats and errors, FLOPs and the models bench.  Data: tests/data/vjepa2/ (docs/conventions.md#golden)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _manifest(stem: str) -> dict[str, Any]:
 
 
 def _recipe_weights(model: torch.nn.Module, manifest: dict[str, Any]) -> torch.nn.Module:
-    """FACTS §i.2: one generator seeded 0, manifest order, randn * 0.02, +1 on LayerNorm weights."""
+    """docs/conventions.md#golden: one generator seeded 0, manifest order, randn * 0.02, +1 on LayerNorm weights."""
     keys = list(model.state_dict())
     assert keys == list(manifest["state_dict"]), "model key order differs from the manifest"
     gen = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""Clip sampling for AC training (vjepa2/FACTS.md §c): a random window of ``frames_per_clip`` consecutive
+"""Clip sampling for AC training (docs/conventions.md#droid): a random window of ``frames_per_clip`` consecutive
 (4 fps) frames from a trajectory, its states, and the ``frames_per_clip - 1`` actions between them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Read real DROID trajectories in their raw layout, as V-JEPA 2-AC trains on them (vjepa2/FACTS.md §c, §g.4).
+"""Read real DROID trajectories in their raw layout, as V-JEPA 2-AC trains on them (docs/conventions.md#droid).
 
 One directory per trajectory::
 

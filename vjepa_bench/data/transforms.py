@@ -1,4 +1,4 @@
-"""Image preprocessing of V-JEPA 2-AC (vjepa2/FACTS.md §c).
+"""Image preprocessing of V-JEPA 2-AC (docs/conventions.md#preprocessing).
 
 Training: the official random-resized-crop (scale 1.777, ratio 0.75-1.35) can never fit its area, so it always
 falls back to a deterministic centre crop clamped to the aspect range; then bilinear resize (no antialias) to

@@ -1,5 +1,5 @@
 """V-JEPA 2 models in our own PyTorch: encoder, AC predictor, mask-denoising predictor, attentive probe,
-and checkpoint I/O (official ``.pt``, HF snapshots, our own format).  See FACTS.md §a, §b, §g.1, §h."""
+and checkpoint I/O (official ``.pt``, HF snapshots, our own format).  Conventions: docs/conventions.md."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ FEATURE_NORM_EPS = 1e-5
 
 
 def layer_norm_features(x: torch.Tensor, eps: float = FEATURE_NORM_EPS) -> torch.Tensor:
-    """Parameter-free layer norm over the last (feature) axis, eps 1e-5 (FACTS §b.6): applied to encoder
+    """Parameter-free layer norm over the last (feature) axis, eps 1e-5 (docs/conventions.md#layer-norm): applied to encoder
     targets/goals and to every predicted frame in AC training and planning."""
     return F.layer_norm(x, (x.shape[-1],), eps=eps)
 

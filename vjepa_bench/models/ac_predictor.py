@@ -1,4 +1,4 @@
-"""V-JEPA 2-AC action-conditioned predictor (FACTS §b.2-§b.4).
+"""V-JEPA 2-AC action-conditioned predictor (docs/conventions.md#ac-predictor).
 
 Per time step the sequence is ``[action_t, state_t, patch tokens of frame t]``; attention is block-causal
 over time steps (a step sees itself and all earlier steps).  Patch tokens get full 3D RoPE (t, row, col);

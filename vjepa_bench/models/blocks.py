@@ -1,4 +1,4 @@
-"""Transformer building blocks shared by the encoder, the predictors and the probe (FACTS §a.3, §g.1).
+"""Transformer building blocks shared by the encoder, the predictors and the probe (docs/conventions.md#blocks, docs/conventions.md#probe).
 
 Parameter names follow the official checkpoints (``norm1``, ``attn.qkv``, ``attn.proj``, ``norm2``,
 ``mlp.fc1``, ``mlp.fc2``; cross-attention ``xattn.q``, ``xattn.kv``) so state dicts load with ``strict=True``.

@@ -1,6 +1,6 @@
 """Checkpoint I/O: name resolution, format detection, key maps, strict loading with clear errors, our own format.
 
-Formats read by :func:`load_checkpoint` (FACTS §h):
+Formats read by :func:`load_checkpoint` (docs/conventions.md#checkpoints):
 
 * official ``.pt`` files: pretrained (``target_encoder``/``encoder`` + ``predictor``), AC (``encoder`` + AC
   ``predictor``), probes (``classifiers``: a list of state dicts); ``module.``/``backbone.`` prefixes and a
@@ -56,7 +56,7 @@ class CheckpointError(Exception):
 
 @dataclass(frozen=True)
 class OfficialCheckpoint:
-    """A released file (FACTS §h.1) and the presets its models are built from."""
+    """A released file (docs/conventions.md#checkpoints) and the presets its models are built from."""
 
     name: str
     filename: str

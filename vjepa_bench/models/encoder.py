@@ -1,4 +1,4 @@
-"""V-JEPA 2 ViT video encoder (FACTS §a): Conv3d tubelet embedding, pre-norm blocks with 3D RoPE, final LayerNorm."""
+"""V-JEPA 2 ViT video encoder (docs/conventions.md#encoder): Conv3d tubelet embedding, pre-norm blocks with 3D RoPE, final LayerNorm."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ class VisionTransformer(nn.Module):
         return [outs[i % len(self.blocks)] for i in layers]
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Encode images ``(B, C, H, W)`` as one duplicated tubelet each -> ``(B, (H/p)*(W/p), D)`` (FACTS §j.3)."""
+        """Encode images ``(B, C, H, W)`` as one duplicated tubelet each -> ``(B, (H/p)*(W/p), D)`` (docs/conventions.md#encoder)."""
         if images.ndim != 4:
             raise ValueError(f"expected images (B, C, H, W), got shape {tuple(images.shape)}")
         clip = images.unsqueeze(2).expand(-1, -1, self.config.tubelet_size, -1, -1)  # (B, C, tubelet, H, W)
@@ -108,7 +108,7 @@ class VisionTransformer(nn.Module):
 
     def encode_frames(self, video: torch.Tensor) -> torch.Tensor:
         """Encode every frame of ``(B, C, T, H, W)`` independently (duplicated tubelets) -> ``(B, T * tokens, D)``,
-        frame-major: the input layout of the AC predictor (FACTS §b.3)."""
+        frame-major: the input layout of the AC predictor (docs/conventions.md#ac-predictor)."""
         b, c, t, h, w = video.shape
         frames = video.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         tokens = self.encode_image(frames)  # (B*T, n, D)

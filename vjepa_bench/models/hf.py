@@ -1,4 +1,4 @@
-"""Key maps between HuggingFace ``transformers`` VJEPA2 state dicts and the official layout (FACTS §h.4).
+"""Key maps between HuggingFace ``transformers`` VJEPA2 state dicts and the official layout (docs/conventions.md#hf).
 
 HF splits every fused ``qkv`` (and the probe's ``kv``) into separate projections; we concatenate them back
 (rows q, k, v in that order).  Also builds our configs from an HF ``config.json``.

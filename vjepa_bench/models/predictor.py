@@ -1,4 +1,4 @@
-"""Mask-denoising predictor shipped with each pretrained V-JEPA 2 checkpoint (FACTS §a.6).
+"""Mask-denoising predictor shipped with each pretrained V-JEPA 2 checkpoint (docs/conventions.md#mask-predictor).
 
 Given encoder tokens at context positions, it predicts encoder features at target positions: context tokens
 are projected to the predictor width, target tokens are a learned mask token, both are put in position

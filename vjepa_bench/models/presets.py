@@ -39,7 +39,7 @@ class _ConfigMixin:
 
 @dataclass(frozen=True)
 class EncoderConfig(_ConfigMixin):
-    """ViT video encoder (FACTS §a).  ``img_size``/``num_frames`` are nominal: RoPE makes any
+    """ViT video encoder (docs/conventions.md#encoder).  ``img_size``/``num_frames`` are nominal: RoPE makes any
     input size work (T divisible by ``tubelet_size``, H and W by ``patch_size``)."""
 
     embed_dim: int
@@ -75,7 +75,7 @@ class EncoderConfig(_ConfigMixin):
 
 @dataclass(frozen=True)
 class ACPredictorConfig(_ConfigMixin):
-    """Action-conditioned predictor (FACTS §b).  ``embed_dim`` is the encoder width it reads and writes;
+    """Action-conditioned predictor (docs/conventions.md#ac-predictor).  ``embed_dim`` is the encoder width it reads and writes;
     ``img_size / patch_size`` fixes the tokens per frame."""
 
     embed_dim: int
@@ -116,7 +116,7 @@ class ACPredictorConfig(_ConfigMixin):
 
 @dataclass(frozen=True)
 class PredictorConfig(_ConfigMixin):
-    """Mask-denoising predictor shipped with each pretrained checkpoint (FACTS §a.6).
+    """Mask-denoising predictor shipped with each pretrained checkpoint (docs/conventions.md#mask-predictor).
     RoPE positions come from token ids on the nominal grid ``img_size[0] / patch_size`` (square, as upstream)."""
 
     embed_dim: int
@@ -147,7 +147,7 @@ class PredictorConfig(_ConfigMixin):
 
 @dataclass(frozen=True)
 class ProbeConfig(_ConfigMixin):
-    """Attentive probe (FACTS §g.1): ``depth - 1`` self-attention blocks, one cross-attention block with
+    """Attentive probe (docs/conventions.md#probe): ``depth - 1`` self-attention blocks, one cross-attention block with
     ``num_queries`` learnable queries, then one linear head per query.  ``heads`` lists (attribute name,
     number of classes) in query order: ``(("linear", 174),)`` or the EK100 verb/noun/action triple."""
 
@@ -184,7 +184,7 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # small presets for CPU work (trained later into a bundled world model)
     "vit_tiny": EncoderConfig(192, 6, 3, _mlp(192), img_size=64, num_frames=2),
     "vit_small": EncoderConfig(384, 6, 6, _mlp(384), img_size=128, num_frames=2),
-    # released V-JEPA 2 encoders (FACTS §a.1)
+    # released V-JEPA 2 encoders (docs/conventions.md#encoder)
     "vit_large": EncoderConfig(1024, 24, 16, _mlp(1024)),
     "vit_huge": EncoderConfig(1280, 32, 16, _mlp(1280)),
     "vit_giant": EncoderConfig(1408, 40, 22, _mlp(1408, 48 / 11)),  # upstream `vit_giant_xformers`

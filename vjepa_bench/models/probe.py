@@ -1,4 +1,4 @@
-"""Attentive probe / classifier (FACTS §g.1): self-attention blocks over frozen encoder tokens, one
+"""Attentive probe / classifier (docs/conventions.md#probe): self-attention blocks over frozen encoder tokens, one
 cross-attention block with learnable queries, then a linear head per query."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""3D rotary position embedding (RoPE) as used by V-JEPA 2 (FACTS §a.4).
+"""3D rotary position embedding (RoPE) as used by V-JEPA 2 (docs/conventions.md#rope).
 
 Each attention head of size ``hd`` is split into three segments of ``s = 2 * ((hd // 3) // 2)`` dims,
 rotated with the temporal, row and column index in that order; the remaining ``hd - 3 s`` dims pass through.

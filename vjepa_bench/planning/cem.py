@@ -87,7 +87,7 @@ def cem(
     init_mean: torch.Tensor | None = None,
     init_std: torch.Tensor | None = None,
 ) -> CEMOutput:
-    """Minimise ``energy_fn`` over ``(H, 7)`` action sequences with the CEM of FACTS §e.
+    """Minimise ``energy_fn`` over ``(H, 7)`` action sequences with the CEM of docs/conventions.md#cem.
 
     Each iteration draws S sequences from N(mean, std) in the planned dims, clips them to the per-dim box
     (``action_bound``), scores all of them (one ``energy_fn`` call unless ``config.max_batch`` chunks it),

@@ -1,6 +1,6 @@
 """Planner configuration: one typed schema, validated when built, never written to at run time.
 
-Sources of the defaults (see ``/work/shared/vjepa2/FACTS.md`` §e):
+Sources of the defaults (see docs/conventions.md#cem):
 
 ==========================  =========  =====================================================================
 field                       default    source

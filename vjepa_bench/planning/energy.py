@@ -1,8 +1,8 @@
 """Planning energy of V-JEPA 2-AC: L1 distance in feature space after an autoregressive predictor rollout.
 
 ``E(a_{1:H}) = mean | LN(P^H(a_{1:H}; z_0, s_0)) - z_goal |`` over the P tokens and D features of the final
-imagined frame (FACTS §e: the paper's L1 norm, scaled by 1/(P D) as in the repo; same ranking). ``LN`` is the
-parameter-free layer norm of FACTS §b.6, applied to every predicted frame before it is fed back.
+imagined frame (docs/conventions.md#energy: the paper's L1 norm, scaled by 1/(P D) as in the repo; same ranking). ``LN`` is the
+parameter-free layer norm of docs/conventions.md#layer-norm, applied to every predicted frame before it is fed back.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class LatentRolloutEnergy:
     The caller encodes the frame and the goal once per decision; every call here only runs the predictor.
     Rollout: keep the imagined frames ``(S, t, P, D)`` and states ``(S, t, 7)``; at step t run the predictor on
     the whole history, layer-norm the last frame's P output tokens and append them; the next imagined state is
-    ``apply_action`` (FACTS §c). The predictor runs under bf16 autocast on CUDA; the state update and the
+    ``apply_action`` (docs/conventions.md#state-update). The predictor runs under bf16 autocast on CUDA; the state update and the
     energy in float32. Differentiable with respect to the actions when called with grad enabled.
     """
 

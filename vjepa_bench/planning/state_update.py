@@ -1,4 +1,4 @@
-"""The imagined-state update (FACTS §c) in torch, batched over any leading axes and differentiable.
+"""The imagined-state update (docs/conventions.md#state-update) in torch, batched over any leading axes and differentiable.
 
 Matches ``vjepa_bench.layout.apply_action`` (SciPy) numerically away from gimbal lock (pitch = ±pi/2).
 Euler angles are extrinsic "xyz": ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``.

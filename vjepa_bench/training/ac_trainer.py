@@ -1,4 +1,4 @@
-"""AC predictor post-training (FACTS §d): frozen encoder, teacher-forcing + rollout L1, AdamW with the
+"""AC predictor post-training (docs/conventions.md#training): frozen encoder, teacher-forcing + rollout L1, AdamW with the
 warmup-constant-decay LR, gradient clipping, bf16 autocast on CUDA, DDP under ``torchrun``.
 
 Outputs in ``output_dir``: ``checkpoint.pt`` (our model format: encoder + AC predictor + their configs,
@@ -127,7 +127,7 @@ class ACTrainer:
         self.encoder.to(self.device)
         torch.manual_seed(cfg.seed)
         self.predictor = build_predictor_for(cfg, self.encoder).to(self.device)
-        # kept for checkpoint compatibility but never used (use_extrinsics is off, FACTS §b.2): no gradient, so
+        # kept for checkpoint compatibility but never used (use_extrinsics is off, docs/conventions.md#ac-predictor): no gradient, so
         # DDP does not wait for one and the optimiser does not decay it
         if hasattr(self.predictor, "extrinsics_encoder"):
             self.predictor.extrinsics_encoder.requires_grad_(False)

@@ -20,7 +20,7 @@ _C = TypeVar("_C")
 
 @dataclass
 class OptimConfig:
-    """AdamW with the warmup-constant-decay LR (FACTS §d). ``decay_steps`` ends the run: the total number of
+    """AdamW with the warmup-constant-decay LR (docs/conventions.md#training). ``decay_steps`` ends the run: the total number of
     optimiser steps is ``warmup_steps + constant_steps + decay_steps``."""
 
     start_lr: float = 7.5e-5
@@ -81,7 +81,7 @@ class DataConfig:
 
 @dataclass
 class TrainACConfig:
-    """``vjepa-bench train-ac``: AC predictor post-training on a frozen encoder (FACTS §d)."""
+    """``vjepa-bench train-ac``: AC predictor post-training on a frozen encoder (docs/conventions.md#training)."""
 
     output_dir: str = "runs/train_ac"
     encoder: EncoderSource = field(default_factory=EncoderSource)

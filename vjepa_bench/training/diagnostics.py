@@ -1,5 +1,5 @@
 """Is a frozen encoder usable for planning by feature distance? For frame pairs of the same held-out
-trajectory, the planning energy (mean |LN z_a - LN z_b|, FACTS §e) should grow with the true end-effector
+trajectory, the planning energy (mean |LN z_a - LN z_b|, docs/conventions.md#energy) should grow with the true end-effector
 distance. ``python -m vjepa_bench.training.diagnostics <checkpoint> <store> [--image-size S]`` prints the
 Spearman correlation and the mean energy per distance bin on the trajectories ``train-ac`` holds out."""
 

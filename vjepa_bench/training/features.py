@@ -1,6 +1,6 @@
 """Frozen-encoder feature cache for AC training.
 
-The AC predictor reads each frame encoded on its own as a duplicated 2-frame tubelet (FACTS §b.3), so the
+The AC predictor reads each frame encoded on its own as a duplicated 2-frame tubelet (docs/conventions.md#encoder), so the
 features of a frame do not depend on its clip: a dataset is encoded once and clips are cut from the cache.
 The cache stores the raw encoder output (before the parameter-free layer norm, which the loss applies) in
 float16, with the states and stored actions, and is keyed by the encoder weights, image size and the

@@ -1,4 +1,4 @@
-"""V-JEPA 2-AC training losses (FACTS §d, normalisation §b.6).
+"""V-JEPA 2-AC training losses (docs/conventions.md#training, normalisation docs/conventions.md#layer-norm).
 
 Shapes: ``features`` (B, T*P, D) are frozen-encoder features of T frames (frame-major, P tokens each);
 ``actions`` (B, T-1, 7) with action t moving frame t to frame t+1; ``states`` (B, T, 7).

@@ -1,4 +1,4 @@
-"""Small-scale V-JEPA pretraining (paper §2; FACTS §a.6): mask denoising in feature space.
+"""Small-scale V-JEPA pretraining (paper §2; docs/conventions.md#mask-predictor): mask denoising in feature space.
 
 A context encoder sees the visible tokens of a clip; the mask-denoising predictor predicts, at the masked
 positions, the features that an EMA copy of the encoder (the target encoder, no gradient) gives for the

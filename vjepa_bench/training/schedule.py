@@ -1,4 +1,4 @@
-"""Warmup-constant-decay learning rate and the AdamW parameter groups of V-JEPA 2-AC (FACTS §d).
+"""Warmup-constant-decay learning rate and the AdamW parameter groups of V-JEPA 2-AC (docs/conventions.md#training).
 
 The LR rises linearly from ``start_lr`` to ``peak_lr`` over ``warmup_steps``, stays at ``peak_lr`` for
 ``constant_steps``, then falls linearly to ``final_lr`` over ``decay_steps``. Weight decay is constant and is
