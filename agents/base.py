@@ -11,7 +11,7 @@ import numpy as np
 class Agent(Protocol):
     """A goal-conditioned policy driven by the evaluation runner.
 
-    ``reset`` receives the first observation, the reset ``info`` (with ``info["goal"]``, see DESIGN.md) and the
+    ``reset`` receives the first observation, the reset ``info`` (with ``info["goal"]``, see docs/conventions.md#goals) and the
     unwrapped env; only privileged agents (``scripted``, ``sim_cem``) may read the simulator through it.
     ``act`` returns one 7-D action; ``step_info`` reports diagnostics of the last ``act`` call
     (``planning_time_s``, ``energy``, ...), all JSON-serialisable.

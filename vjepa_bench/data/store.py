@@ -85,7 +85,7 @@ def camera_from_array(values: np.ndarray) -> dict[str, Any]:
 
 @dataclass
 class Trajectory:
-    """One episode: ``T`` frames and states, ``T - 1`` actions (DESIGN.md data contracts)."""
+    """One episode: ``T`` frames and states, ``T - 1`` actions (docs/conventions.md#state)."""
 
     images: np.ndarray
     """uint8 (T, H, W, 3)"""

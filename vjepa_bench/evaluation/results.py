@@ -1,4 +1,4 @@
-"""The versioned ``results.json`` contract (DESIGN.md) and the helpers that fill it."""
+"""The versioned ``results.json`` contract (docs/conventions.md#state, README "Evaluate an agent") and the helpers that fill it."""
 
 from __future__ import annotations
 
