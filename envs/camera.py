@@ -1,6 +1,7 @@
 """Camera rig: a camera pose on a sphere around the table centre, and ranges to randomise it at reset.
 
-Convention (the paper's, DESIGN.md): the robot base is at the world origin facing +x, the table centre in front of it.
+Convention (the paper's, docs/conventions.md#camera): the robot base is at the world origin facing +x, the table
+centre in front of it.
 Azimuth 0 deg puts the camera behind the robot base looking toward the table, 90 deg on the robot's left (+y),
 180 deg across the table facing the robot. Elevation is measured up from the table plane. Roll turns the image
 about the viewing axis (positive = counter-clockwise in the image). ``fovy_deg`` is MuJoCo's vertical field of view.

@@ -10,11 +10,11 @@ without; 10.2 ms with a 128, 256 or 512 px shadow map; 13.7 ms at 1024; 23 ms at
 shadow-casting light in extra passes, so the cost is mostly vertex work, not map size: 512 costs the same as 256 and
 looks less blocky. Whole env step: 7.7 ms without shadows, 13 ms with (130 vs 77 steps/s).
 
-Lean settings (measured in SIM.md section 1c; llvmpipe is vertex-bound and pays a fixed cost per shadow map and per
-MSAA resolve): no multisampling (``offsamples=0``), offscreen buffer = image size, no reflections or skybox, one
-directional light with a small (``SHADOW_SIZE``) shadow map: a cheap shadow under the gripper and the object helps
-to judge height; ``shadows=False`` removes it. ``LP_NUM_THREADS`` defaults to 0 (llvmpipe renders on the calling
-thread).
+Lean settings (measured as docs/measurements.md#rendering describes; llvmpipe is vertex-bound and pays a fixed cost
+per shadow map and per MSAA resolve): no multisampling (``offsamples=0``), offscreen buffer = image size, no
+reflections or skybox, one directional light with a small (``SHADOW_SIZE``) shadow map: a cheap shadow under the
+gripper and the object helps to judge height; ``shadows=False`` removes it. ``LP_NUM_THREADS`` defaults to 0
+(llvmpipe renders on the calling thread).
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ class Renderer:
 
     def __init__(self, model: mujoco.MjModel, height: int, width: int, shadows: bool = True, max_geom: int = 500):
         backend = select_gl_backend()
-        # Mesa llvmpipe: rasterise on the calling thread (SIM.md: fastest per process at these sizes; scale out with
-        # one env per process instead). Only a default, and only read when the first GL context is made.
+        # Mesa llvmpipe: rasterise on the calling thread (fastest per process at these sizes, see
+        # docs/measurements.md#rendering; scale out with one env per process instead). Only a default, and only read
+        # when the first GL context is made.
         os.environ.setdefault("LP_NUM_THREADS", "0")
         if width > model.vis.global_.offwidth or height > model.vis.global_.offheight:
             raise ValueError(f"image {width}x{height} exceeds the model's offscreen buffer")

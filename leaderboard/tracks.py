@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -71,8 +72,19 @@ def track(name: str) -> Track:
     return TRACKS[name]
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _task_file_sha256(path: Path) -> str:
+    """sha256 of an asset's bytes, or of a Python file's code: its syntax tree without docstrings, so that
+    rewording a comment or a docstring leaves the task version (and every entry bound to it) valid."""
+    if path.suffix != ".py":
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    tree = ast.parse(path.read_bytes(), str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
 def env_files() -> list[Path]:
@@ -84,8 +96,8 @@ def env_files() -> list[Path]:
 
 
 def env_hash() -> str:
-    """sha256 over the sorted (path, sha256) pairs of ``env_files()`` and the MuJoCo version."""
-    pairs = [[p.relative_to(PACKAGE_ROOT).as_posix(), _file_sha256(p)] for p in env_files()]
+    """sha256 over the sorted (path, code or content sha256) pairs of ``env_files()`` and the MuJoCo version."""
+    pairs = [[p.relative_to(PACKAGE_ROOT).as_posix(), _task_file_sha256(p)] for p in env_files()]
     return canonical_hash({"files": pairs, "mujoco": mujoco.__version__})
 
 

@@ -302,3 +302,17 @@ def test_cli_validate_lists_each_problem_and_exits_nonzero(tmp_path, entry):
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["leaderboard", "verify", "entry=x.json", "episodes=many"])
     assert str(exit_info.value.code).endswith("episodes='many': expected int")
+
+
+def test_task_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
+    from vjepa_bench.leaderboard.tracks import _task_file_sha256
+
+    def code_hash(text: str) -> str:
+        path = tmp_path / "task.py"
+        path.write_text(text)
+        return _task_file_sha256(path)
+
+    base = code_hash('"""A task."""\n\ndef reward(d):\n    """Negative distance."""\n    return -d  # metres\n')
+    reworded = code_hash('"""The task, reworded."""\n\ndef reward(d):\n    """Minus the distance."""\n    return -d\n')
+    changed = code_hash('"""A task."""\n\ndef reward(d):\n    """Negative distance."""\n    return -2 * d\n')
+    assert base == reworded and base != changed

@@ -45,7 +45,7 @@ def rotation_delta(euler_from: np.ndarray, euler_to: np.ndarray) -> np.ndarray:
 
 
 def action_between(state_from: np.ndarray, state_to: np.ndarray) -> np.ndarray:
-    """The action that moves ``state_from`` to ``state_to`` (FACTS §c); works on ``(..., 7)`` arrays."""
+    """The action that moves ``state_from`` to ``state_to`` (docs/conventions.md#action); ``(..., 7)`` arrays."""
     state_from = np.asarray(state_from, np.float64)
     state_to = np.asarray(state_to, np.float64)
     action = np.empty(np.broadcast_shapes(state_from.shape, state_to.shape), np.float64)
@@ -58,7 +58,10 @@ def action_between(state_from: np.ndarray, state_to: np.ndarray) -> np.ndarray:
 
 
 def apply_action(state: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """The imagined-state update (FACTS §c): position += dp, R = R(dθ) R, gripper += dg clipped to [0, 1]."""
+    """The imagined-state update (docs/conventions.md#state-update).
+
+    Position += dp, R = R(dθ) R, gripper += dg clipped to [0, 1].
+    """
     state = np.asarray(state, np.float64)
     action = np.asarray(action, np.float64)
     out = np.empty(np.broadcast_shapes(state.shape, action.shape), np.float64)
