@@ -223,7 +223,7 @@ class FrankaEnv(gym.Env):
         return obs, info
 
     def step(self, action):
-        action = self._check_action(action)
+        action = layout.checked_action(action)
         self._run_controller(action)
         self._elapsed += 1
         evaluation = self._evaluate(self.data, self.current_subgoal())
@@ -282,14 +282,6 @@ class FrankaEnv(gym.Env):
         self.model.cam_quat[self._camera_id] = pose.quaternion()
         self.model.cam_fovy[self._camera_id] = pose.fovy_deg
         mujoco.mj_camlight(self.model, self.data)
-
-    def _check_action(self, action) -> np.ndarray:
-        array = np.asarray(action, dtype=np.float64)
-        if array.shape != (layout.ACTION_DIM,):
-            raise ValueError(f"action must have shape ({layout.ACTION_DIM},), got {array.shape}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"action must be finite, got {array}")
-        return np.clip(array, layout.ACTION_LOW, layout.ACTION_HIGH)
 
     # --------------------------------------------------------------------------------------------- controller
     def _controller_state(self) -> tuple:

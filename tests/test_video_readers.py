@@ -14,7 +14,7 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models import build_encoder
 from vjepa_bench.video.annotations import read_split
 from vjepa_bench.video.clips import segment_clip_indices
-from vjepa_bench.video.decode import write_mp4
+from vjepa_bench.data.video import write_video
 from vjepa_bench.video.features import ClipSpec, cache_features, load_features
 
 SPEC = ClipSpec(frames_per_clip=4, frame_step=2, segments=2, views=3, crop=32, fps=8.0)
@@ -30,7 +30,7 @@ def root(tmp_path_factory) -> Path:
     vids = root / "videos"
     vids.mkdir()
     for i, name in enumerate(["a", "b", "c"]):
-        write_mp4(vids / f"{name}.mp4", _frames(i), fps=8)
+        write_video(vids / f"{name}.mp4", _frames(i), fps=8)
     (vids / "broken.mp4").write_bytes(b"not a video at all" * 10)
     return root
 
@@ -60,7 +60,7 @@ def _formats(root: Path) -> dict[str, dict]:
             "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun", "noun_class", "all_nouns",
             "all_noun_classes"]
     (v / "P01" / "videos").mkdir(parents=True, exist_ok=True)
-    write_mp4(v / "P01" / "videos" / "P01_01.MP4", _frames(5, n=40), fps=8)
+    write_video(v / "P01" / "videos" / "P01_01.MP4", _frames(5, n=40), fps=8)
     rows = [["P01_01_0", "P01", "P01_01", "", "00:00:02.50", "00:00:03.00", 20, 24, "take cup", "take", 0, "cup", 3, "", ""],
             ["P01_01_1", "P01", "P01_01", "", "00:00:04.00", "00:00:04.50", 32, 36, "open tap", "open", 2, "tap", 1, "", ""]]
     for name, body in (("ek_train.csv", rows), ("ek_val.csv", rows[:1] + [["P01_01_2", "P01", "P01_01", "", "00:00:04.00",

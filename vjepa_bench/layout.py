@@ -37,6 +37,17 @@ def clip_action(action: np.ndarray) -> np.ndarray:
     return np.clip(action, ACTION_LOW, ACTION_HIGH).astype(np.float32)
 
 
+def checked_action(action: np.ndarray) -> np.ndarray:
+    """An env's input action as float64, clipped to the bounds; a wrong shape or a non-finite value is a
+    ``ValueError`` (what every env's ``step`` does first)."""
+    array = np.asarray(action, dtype=np.float64)
+    if array.shape != (ACTION_DIM,):
+        raise ValueError(f"action must have shape ({ACTION_DIM},), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"action must be finite, got {array}")
+    return np.clip(array, ACTION_LOW, ACTION_HIGH)
+
+
 def rotation_delta(euler_from: np.ndarray, euler_to: np.ndarray) -> np.ndarray:
     """Euler "xyz" angles of ``R_to R_from^T`` (the base-frame rotation taking one pose to the next)."""
     r_from = Rotation.from_euler("xyz", euler_from)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vjepa_bench.data.video import read_video
 from vjepa_bench.envs.real.interface import CameraAdapter, CameraTimeout, Frame
 from vjepa_bench.errors import UsageError
 
@@ -54,11 +55,9 @@ class ReplayCamera(CameraAdapter):
             files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
             self._frames = [np.asarray(Image.open(p).convert("RGB")) for p in files]
         elif self.path.suffix.lower() in VIDEO_SUFFIXES:
-            import imageio.v3 as iio
-
             try:
-                self._frames = [np.asarray(f)[..., :3] for f in iio.imiter(self.path, plugin="pyav")]
-            except Exception as error:  # any decoder failure: say which file
+                self._frames = list(read_video(self.path)[0])
+            except OSError as error:  # read_video's decoder failures name the file
                 raise UsageError(f"camera_device.path={self.path}: cannot decode the video ({error})") from None
         else:
             raise UsageError(f"camera_device.path={self.path}: expected a video ({'/'.join(VIDEO_SUFFIXES)}) "

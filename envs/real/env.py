@@ -132,7 +132,7 @@ class FrankaRealEnv(gym.Env):
         return obs, info
 
     def step(self, action):
-        action = self._check_action(action)
+        action = layout.checked_action(action)
         start = time.perf_counter()
         self.robot.heartbeat()
         events: list[str] = []
@@ -195,14 +195,6 @@ class FrankaRealEnv(gym.Env):
             self._started = False
 
     # ------------------------------------------------------------------------------------------------- pieces
-    def _check_action(self, action) -> np.ndarray:
-        array = np.asarray(action, dtype=np.float64)
-        if array.shape != (layout.ACTION_DIM,):
-            raise ValueError(f"action must have shape ({layout.ACTION_DIM},), got {array.shape}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"action must be finite, got {array}")
-        return np.clip(array, layout.ACTION_LOW, layout.ACTION_HIGH)
-
     def _go_home(self) -> None:
         self.robot.set_gripper(0.0)
         self._gripper_target = 0.0

@@ -6,10 +6,10 @@ turns that into a skipped sample that is counted in the results, never the end o
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import av
 import numpy as np
@@ -58,27 +58,15 @@ def decode_all(path: str | os.PathLike[str]) -> VideoFrames:
         return VideoFrames(np.stack([_read_image(p) for p in _frame_folder(path)]), 12.0)
     if is_image(path):
         return VideoFrames(_read_image(path)[None], 0.0)
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise BrokenVideo(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    except BrokenVideo:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise BrokenVideo(f"{path}: cannot decode ({err})") from None
+    frames, fps = _decode_stream(path)
     if not frames:
         raise BrokenVideo(f"{path}: no decodable frames")
     return VideoFrames(np.stack(frames), fps)
 
 
-def decode_window(path: str | os.PathLike[str], start_s: float, stop_s: float) -> VideoFrames:
-    """Frames with presentation time in ``[start_s, stop_s)``, seeking first: for long videos (EK100)."""
-    path = Path(path)
-    if not path.exists():
-        raise BrokenVideo(f"{path}: file not found")
+def _decode_stream(path: Path, start_s: float = -math.inf, stop_s: float = math.inf) -> tuple[list[np.ndarray], float]:
+    """RGB frames of the first video stream with presentation time in ``[start_s, stop_s)`` (all of them by
+    default; a positive ``start_s`` seeks first), and the stream's frame rate; decoder failures are ``BrokenVideo``."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -86,7 +74,7 @@ def decode_window(path: str | os.PathLike[str], start_s: float, stop_s: float) -
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0.0)
             if start_s > 0 and stream.time_base is not None:
-                container.seek(int(max(start_s, 0.0) / stream.time_base), stream=stream, backward=True)
+                container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
             frames = []
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else 0.0
@@ -98,21 +86,15 @@ def decode_window(path: str | os.PathLike[str], start_s: float, stop_s: float) -
         raise
     except (av.FFmpegError, OSError, ValueError) as err:
         raise BrokenVideo(f"{path}: cannot decode ({err})") from None
+    return frames, fps
+
+
+def decode_window(path: str | os.PathLike[str], start_s: float, stop_s: float) -> VideoFrames:
+    """Frames with presentation time in ``[start_s, stop_s)``, seeking first: for long videos (EK100)."""
+    path = Path(path)
+    if not path.exists():
+        raise BrokenVideo(f"{path}: file not found")
+    frames, fps = _decode_stream(path, start_s, stop_s)
     if not frames:
         raise BrokenVideo(f"{path}: no frames between {start_s:.2f} s and {stop_s:.2f} s")
     return VideoFrames(np.stack(frames), fps)
-
-
-def write_mp4(path: str | os.PathLike[str], frames: Sequence[np.ndarray] | np.ndarray, fps: float) -> None:
-    """Write ``uint8 (T, H, W, 3)`` frames as an H.264 MP4 (yuv420p; sides must be even)."""
-    frames = np.asarray(frames)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=int(round(fps)))
-        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
-        for image in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)

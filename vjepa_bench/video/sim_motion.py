@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 
 from vjepa_bench.envs import CameraPose, FrankaGraspEnv
-from vjepa_bench.video.decode import write_mp4
+from vjepa_bench.data.video import write_video
 
 TEMPLATES = (
     "Moving [something] from right to left",
@@ -110,7 +110,7 @@ def make_sim_motion(out_dir: str | Path, spec: SimMotionSpec = SimMotionSpec()) 
             path = out / "videos" / f"{i:05d}.mp4"
             if not path.exists():
                 tmp = path.with_suffix(".tmp.mp4")
-                write_mp4(tmp, _clip(env, template, clip_rng, spec.frames), spec.fps)
+                write_video(tmp, _clip(env, template, clip_rng, spec.frames), spec.fps)
                 tmp.rename(path)
             rows.append({"id": f"{i:05d}", "label": TEMPLATES[template].replace("[something]", "box"),
                          "template": TEMPLATES[template], "placeholders": ["box"]})
