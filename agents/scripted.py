@@ -21,7 +21,8 @@ PLACE_CLEARANCE = 0.01
 
 @register_agent("scripted")
 class ScriptedAgent:
-    """Waypoint oracle: align over the object, descend, close, lift, carry, lower, open (whatever the task needs)."""
+    """Waypoint oracle: turn to the grasp, align over the object, descend, close, lift, carry, lower, open (whatever
+    the task needs)."""
 
     name = "scripted"
 
@@ -37,7 +38,7 @@ class ScriptedAgent:
             raise TypeError("the scripted agent needs a vjepa_bench Franka env (privileged access)")
         self._phase = 0
         self._wait = 0
-        self._yaw = None
+        self._rotation: Rotation | None = None
 
     def step_info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -56,16 +57,10 @@ class ScriptedAgent:
         return action.astype(np.float32)
 
     # ------------------------------------------------------------------------------------------------------
-    def _grasp_yaw(self, env: Any) -> float:
-        """Gripper yaw that closes the fingers across the box faces / across the mug body (clear of the handle)."""
-        period = np.pi / 2 if env.object_kind == "box" else np.pi
-        yaw = env.object_yaw()
-        return float((yaw + period / 2) % period - period / 2)
-
     def _pick(self, env: Any) -> np.ndarray:
         to_flange = env.grasp_offset() + [0.0, 0.0, env.grip_to_flange()]
-        if self._yaw is None:
-            self._yaw = self._grasp_yaw(env)
+        if self._rotation is None:
+            self._rotation = env.grasp_rotation()
         grasp = env.start_object + to_flange
         phases = ["hover", "descend", "close", "lift"]
         if env.task == "pick_place":
@@ -75,7 +70,7 @@ class ScriptedAgent:
             phase = phases[min(self._phase, len(phases) - 1)]
             if phase == "hover":
                 target, grip, done = grasp + [0.0, 0.0, HOVER], 0.0, self._reached(grasp + [0, 0, HOVER], 0.03)
-                done = done and self._yaw_done()
+                done = done and self._turned()
             elif phase == "descend":
                 target, grip = grasp, 0.0
                 done = self._reached(target)
@@ -103,12 +98,10 @@ class ScriptedAgent:
         return self._move(target, grip)
 
     def _desired_rotation(self) -> Rotation:
-        from vjepa_bench.envs.base import TOP_DOWN
+        """The grasp orientation once chosen; before that (and on tasks without one) the current target's."""
+        return self._env.target_pose()[1] if self._rotation is None else self._rotation
 
-        yaw = 0.0 if self._yaw is None else self._yaw
-        return Rotation.from_euler("z", yaw) * TOP_DOWN
-
-    def _yaw_done(self) -> bool:
+    def _turned(self) -> bool:
         error = self._desired_rotation() * self._env.target_pose()[1].inv()
         return error.magnitude() < 0.05
 

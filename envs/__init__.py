@@ -5,6 +5,7 @@ Ids (``gym.make(id, **kwargs)``):
 * ``vjepa_bench/FrankaReach-v1``: move the hand to a goal position (30 steps).
 * ``vjepa_bench/FrankaGrasp-v1``: grasp the ``object`` ("box" or "cup") and lift it (30 steps).
 * ``vjepa_bench/FrankaPickPlace-v1``: pick the object and place it on a coaster, 3 sub-goals 4 / 10 / 4 (18 steps).
+* ``vjepa_bench/FrankaPickPlaceFinal-v1``: the same pick-and-place from the final goal image alone (30 steps).
 * ``vjepa_bench/FrankaReachWithObject-v1``: carry the held object to a goal position (30 steps).
 
 Keyword arguments (all envs): ``image_size=256``, ``camera`` (``CameraPose`` or dict), ``camera_randomization``
@@ -20,7 +21,7 @@ import gymnasium as gym
 from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
 from vjepa_bench.envs.grasp import FrankaGraspEnv
-from vjepa_bench.envs.pick_place import FrankaPickPlaceEnv
+from vjepa_bench.envs.pick_place import FrankaPickPlaceEnv, FrankaPickPlaceFinalEnv
 from vjepa_bench.envs.reach import FrankaReachEnv
 from vjepa_bench.envs.reach_with_object import FrankaReachWithObjectEnv
 
@@ -30,6 +31,7 @@ ENV_CLASSES: dict[str, type[FrankaEnv]] = {
     "vjepa_bench/FrankaReach-v1": FrankaReachEnv,
     "vjepa_bench/FrankaGrasp-v1": FrankaGraspEnv,
     "vjepa_bench/FrankaPickPlace-v1": FrankaPickPlaceEnv,
+    "vjepa_bench/FrankaPickPlaceFinal-v1": FrankaPickPlaceFinalEnv,
     "vjepa_bench/FrankaReachWithObject-v1": FrankaReachWithObjectEnv,
 }
 ENV_IDS = tuple(ENV_CLASSES)
@@ -54,4 +56,4 @@ for _env_id, _cls in ENV_CLASSES.items():
 
 __all__ = ["ENV_CLASSES", "ENV_IDS", "OBJECT_TASKS", "CameraPose", "CameraRandomization", "FrankaEnv", "GoalSpec",
            "make_env",
-           "FrankaGraspEnv", "FrankaPickPlaceEnv", "FrankaReachEnv", "FrankaReachWithObjectEnv"]
+           "FrankaGraspEnv", "FrankaPickPlaceEnv", "FrankaPickPlaceFinalEnv", "FrankaReachEnv", "FrankaReachWithObjectEnv"]

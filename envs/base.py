@@ -4,14 +4,18 @@ Tasks subclass :class:`FrankaEnv` once and fill four hooks: ``_add_objects(spec)
 ``_goal_specs()`` and ``_evaluate(data, subgoal)``; everything else (reward, termination, info, goals, rollouts)
 reads those.
 
-Controller (blocking, one call per 0.25 s action): the action moves a *target* flange pose (previous target + delta,
-position clipped to ``WORKSPACE_LOW/HIGH``); damped-least-squares IK on the MuJoCo Jacobian (a scratch ``MjData``,
+Controller (blocking, one call per 0.25 s action): the action moves a *target* flange pose (previous target + delta;
+position clipped to ``WORKSPACE_LOW/HIGH`` and raised so that no fingertip goes below ``FINGERTIP_CLEARANCE`` over the
+table; orientation kept inside a cone around the top-down pose: tilt of the hand axis at most ``MAX_TILT``, turn
+about the vertical at most ``MAX_YAW``); damped-least-squares IK, position first (orientation errors weigh
+``ROTATION_WEIGHT`` m per rad) on the MuJoCo Jacobian (a scratch ``MjData``,
 null-space pull toward the home posture) turns it into joint targets; the joint position servos (gravity-compensated
 links, see ``assets/panda.xml``) follow a smooth-step interpolation from the previous joint target over the first 70 %
 of the step and hold for the rest (125 physics steps of 2 ms), with velocity feed-forward (the servo aims at
-q_ref + (kv / kp) dq_ref). Measured: after a full-bound 7.5 cm step the flange is ~2 mm (p95 3 mm) from the target
-inside the reachable workspace. The gripper target closedness (previous + delta, clipped to [0, 1]) drives the two
-finger servos (force-limited to 20 N, so grasps are real friction contacts, no weld). The joint-target sequence depends
+q_ref + (kv / kp) dq_ref). Step contract (tested with random action streams): the measured flange
+pose follows the target within ``STEP_TOLERANCE``, so next state = state + clipped action up to that tolerance. The gripper target closedness (previous + delta, clipped to [0, 1]) drives the two
+finger servos (force-limited to 20 N, so grasps are real friction contacts, no weld; closed = fingers pressed
+together at the joint limit, closedness 1). The joint-target sequence depends
 only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs the physics in C
 with ``mujoco.rollout``.
 
@@ -37,6 +41,7 @@ from mujoco import rollout
 from scipy.spatial.transform import Rotation
 from vjepa_bench.envs import scene
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
+from vjepa_bench.envs.objects import OBJECTS, ObjectSpec
 from vjepa_bench.envs.rendering import Renderer
 
 from vjepa_bench import layout
@@ -44,17 +49,33 @@ from vjepa_bench import layout
 SUBSTEPS = int(round(layout.CONTROL_DT / scene.TIMESTEP))
 MOVE_FRACTION = 0.7
 """Fraction of a control step over which the joint target moves; the rest lets the servos settle."""
-WORKSPACE_LOW = np.array([0.25, -0.4, 0.12])
+WORKSPACE_LOW = np.array([0.25, -0.4, 0.0])
 WORKSPACE_HIGH = np.array([0.75, 0.4, 0.6])
-"""Box (m, base frame) the flange target is clipped to; z 0.12 keeps the fingertips just above the table."""
+"""Box (m, base frame) the flange target is clipped to (the fingertip floor below raises it further)."""
+FINGERTIP_CLEARANCE = 0.003
+"""No fingertip of the target pose goes lower than this above the table (m): the hand stops at the table."""
+MAX_TILT = 0.5
+"""Largest tilt (rad, ~29 deg) of the target hand axis away from pointing straight down."""
+MAX_YAW = np.pi / 2
+"""Largest turn (rad) of the target hand about the vertical, either way from the top-down pose."""
+ROTATION_WEIGHT = 0.2
+"""IK weight of an orientation error (m per rad): small, so an unreachable orientation never drags the position."""
+STEP_TOLERANCE = (0.01, 0.05)
+"""Measured flange vs target after a step: position (m) and orientation (rad) within these (the step contract)."""
 FINGER_OPEN = 0.04
 """Finger joint travel (m): 0.04 per finger = 8 cm opening."""
-HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, 0.785])
-TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, -np.pi / 4])
-"""Flange orientation with the hand pointing down and the fingers closing along the base y axis."""
+FINGER_OVERCLOSE = scene.FINGER_CTRL_OVERCLOSE
+"""The closed finger servo aims this far past the joint limit, so empty fingers close fully against friction."""
+HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
+TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
+"""Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
+camera's view, so that the gripper's opening shows in the image)."""
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0], np.float32)
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
 """Observation-space bounds of the state: beyond the arm's reach, Euler "xyz" ranges, closedness in [0, 1]."""
+START_LOW = (0.35, -0.15, 0.25)
+START_HIGH = (0.55, 0.15, 0.4)
+"""Range (m) of the random start flange position, hand pointing down and open."""
 IK_ITERATIONS = 30
 IK_DAMPING = 1e-2
 NROBOT = 7
@@ -79,6 +100,28 @@ def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     out = np.zeros(len(rhs))
     mujoco.mju_cholSolve(out, factor, np.ascontiguousarray(rhs, dtype=np.float64))
     return out
+
+
+def _finger_targets(closedness: float) -> list[float]:
+    """The two finger servo targets (m) for a gripper closedness in [0, 1] (closed aims past the joint limit)."""
+    finger = FINGER_OPEN * (1.0 - closedness) - FINGER_OVERCLOSE * closedness
+    return [finger, -finger]
+
+
+def bound_rotation(rotation: Rotation) -> Rotation:
+    """``rotation`` moved into the controller's cone: tilt from top-down at most ``MAX_TILT``, turn about the
+    vertical at most ``MAX_YAW`` (swing-twist split of the world-frame rotation away from ``TOP_DOWN``)."""
+    x, y, z, w = (rotation * TOP_DOWN.inv()).as_quat()
+    norm = np.hypot(z, w)
+    twist = Rotation.from_quat([0.0, 0.0, z / norm, w / norm]) if norm > 1e-9 else Rotation.identity()
+    swing = (rotation * TOP_DOWN.inv()) * twist.inv()
+    swing_vec, twist_vec = swing.as_rotvec(), twist.as_rotvec()
+    tilt, turn = np.linalg.norm(swing_vec), abs(twist_vec[2])
+    if tilt > MAX_TILT:
+        swing_vec *= MAX_TILT / tilt
+    if turn > MAX_YAW:
+        twist_vec *= MAX_YAW / turn
+    return Rotation.from_rotvec(swing_vec) * Rotation.from_rotvec(twist_vec) * TOP_DOWN
 
 
 @dataclass
@@ -118,13 +161,14 @@ class FrankaEnv(gym.Env):
         if not self.uses_object and object is not None:
             raise TypeError(f"{type(self).__name__} has no object; do not pass object={object!r}")
         object = ("box" if object is None else object) if self.uses_object else None
-        if self.uses_object and object not in ("box", "cup"):
-            raise ValueError(f"object must be 'box' or 'cup', got {object!r}")
+        if self.uses_object and object not in OBJECTS:
+            raise ValueError(f"object must be one of {sorted(OBJECTS)}, got {object!r}")
         if not 16 <= int(image_size) <= 1024:
             raise ValueError(f"image_size must be in [16, 1024], got {image_size}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.object_kind = object
+        self.object_spec: ObjectSpec | None = OBJECTS[object] if object is not None else None
         self.image_size = int(image_size)
         self.camera = CameraPose.from_any(camera)
         self.camera_randomization = CameraRandomization.from_any(camera_randomization)
@@ -164,6 +208,7 @@ class FrankaEnv(gym.Env):
         mujoco.mj_kinematics(m, self._scratch)
         self._grip_to_flange = float(np.linalg.norm(self._scratch.site_xpos[self._flange]
                                                     - self._scratch.site_xpos[self._grip]))
+        self._fingertips = self._fingertip_points()
 
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
@@ -177,12 +222,13 @@ class FrankaEnv(gym.Env):
         self._elapsed = 0
         self._goals: list[GoalSpec] = []
         self._last_image: np.ndarray | None = None
+        self._needs_reset = True
 
     # ----------------------------------------------------------------------------------------------- task hooks
     def _add_objects(self, spec: mujoco.MjSpec) -> None:
         """Add the task's bodies to the scene spec (called once, before compiling): the chosen object, if any."""
-        if self.uses_object:
-            (scene.add_cup if self.object_kind == "cup" else scene.add_box)(spec)
+        if self.object_spec is not None:
+            self.object_spec.build(spec)
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         """Place robot and objects for a new episode (``self.data`` was just reset); may only use ``rng``."""
@@ -220,9 +266,12 @@ class FrankaEnv(gym.Env):
         info = self._get_info(self._evaluate(self.data, 0))
         info["goal"] = goal
         info["camera"] = self.camera_pose.as_dict()
+        self._needs_reset = False
         return obs, info
 
     def step(self, action):
+        if self._needs_reset:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset(); call env.reset(seed=...) first")
         action = layout.checked_action(action)
         self._run_controller(action)
         self._elapsed += 1
@@ -268,6 +317,22 @@ class FrankaEnv(gym.Env):
         state[layout.GRIPPER] = self._closedness(data)
         return state
 
+    def _fingertip_points(self) -> np.ndarray:
+        """Corners of the finger collision shapes (open and closed) in the flange frame, (N, 3): what must stay
+        above the table."""
+        d = self._scratch
+        points = []
+        for finger in (FINGER_OPEN, 0.0):
+            d.qpos[self._finger_qpos] = [finger, -finger]
+            mujoco.mj_kinematics(self.model, d)
+            flange_pos, flange_mat = d.site_xpos[self._flange], d.site_xmat[self._flange].reshape(3, 3)
+            for geom in np.concatenate(self._finger_geoms):
+                centre, half = self.model.geom_aabb[geom, :3], self.model.geom_aabb[geom, 3:]
+                corners = centre + half * np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
+                world = d.geom_xpos[geom] + corners @ d.geom_xmat[geom].reshape(3, 3).T
+                points.append((world - flange_pos) @ flange_mat)
+        return np.concatenate(points)
+
     def _closedness(self, data: mujoco.MjData) -> float:
         opening = data.qpos[self._finger_qpos[0]] - data.qpos[self._finger_qpos[1]]
         return float(np.clip(1.0 - opening / (2 * FINGER_OPEN), 0.0, 1.0))
@@ -290,17 +355,22 @@ class FrankaEnv(gym.Env):
     def _plan_step(self, ctrl_state: tuple, action: np.ndarray) -> tuple[tuple, np.ndarray]:
         """Controller state after ``action`` and the (SUBSTEPS, nu) servo targets that execute it."""
         pos, rot, grip, q_prev = ctrl_state
-        pos = np.clip(pos + action[layout.POSITION], WORKSPACE_LOW, WORKSPACE_HIGH)
-        rot = Rotation.from_euler("xyz", action[layout.ROTATION]) * rot
+        rot = bound_rotation(Rotation.from_euler("xyz", action[layout.ROTATION]) * rot)
+        pos = self._bounded_position(pos + action[layout.POSITION], rot)
         grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
         q_new = self.solve_ik(pos, rot, q_prev)
         ctrl = np.empty((SUBSTEPS, self.model.nu))
         ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
             self._servo_lead * (q_new - q_prev))
-        finger = FINGER_OPEN * (1.0 - grip)
-        ctrl[:, NROBOT] = finger
-        ctrl[:, NROBOT + 1] = -finger
+        ctrl[:, NROBOT:NROBOT + 2] = _finger_targets(grip)
         return (pos, rot, grip, q_new), ctrl
+
+    def _bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:
+        """``position`` clipped to the workspace box, then raised until every fingertip clears the table."""
+        position = np.clip(position, WORKSPACE_LOW, WORKSPACE_HIGH)
+        lowest = float(rotation.apply(self._fingertips)[:, 2].min())
+        position[2] = max(position[2], scene.TABLE_TOP + FINGERTIP_CLEARANCE - lowest)
+        return position
 
     def _run_controller(self, action: np.ndarray) -> None:
         state, ctrl = self._plan_step(self._controller_state(), action)
@@ -325,11 +395,11 @@ class FrankaEnv(gym.Env):
             err_pos = position - d.site_xpos[self._flange]
             mujoco.mju_mat2Quat(quat, d.site_xmat[self._flange])
             mujoco.mju_subQuat(err_rot_local, target_quat, quat)
-            error = np.concatenate([err_pos, xmat @ err_rot_local])
-            if np.linalg.norm(error[:3]) < 1e-4 and np.linalg.norm(error[3:]) < 1e-3:
+            error = np.concatenate([err_pos, ROTATION_WEIGHT * (xmat @ err_rot_local)])
+            if np.linalg.norm(error[:3]) < 1e-4 and np.linalg.norm(error[3:]) < 1e-3 * ROTATION_WEIGHT:
                 break
             mujoco.mj_jacSite(m, d, jacp, jacr, self._flange)
-            jac = np.vstack([jacp[:, self._arm_dof], jacr[:, self._arm_dof]])
+            jac = np.vstack([jacp[:, self._arm_dof], ROTATION_WEIGHT * jacr[:, self._arm_dof]])
             gram = jac @ jac.T
             dq = jac.T @ _spd_solve(gram + IK_DAMPING * np.eye(6), error)  # damped least squares
             posture = 0.1 * (HOME_QPOS - q)
@@ -397,28 +467,44 @@ class FrankaEnv(gym.Env):
 
     def grasp_offset(self) -> np.ndarray:
         """Grasp point minus object origin (world axes, object upright): box centre, cup wall 6 cm up."""
-        return np.array([0.0, 0.0, scene.CUP_GRASP_HEIGHT if self.object_kind == "cup" else 0.0])
+        return np.array([0.0, 0.0, self.object_spec.grasp_height])
 
     def object_rest_height(self) -> float:
         """Height of the object's origin when it stands on the table (box: its centre; cup: its base)."""
-        return scene.TABLE_TOP + (0.0 if self.object_kind == "cup" else scene.BOX_HALF)
+        return scene.TABLE_TOP + self.object_spec.rest_height
 
     def object_half_width(self) -> float:
         """Finger joint position (m per finger) when the fingers close on the object."""
-        return scene.CUP_RADIUS if self.object_kind == "cup" else scene.BOX_HALF
+        return self.object_spec.half_width
+
+    def grasp_rotation(self, object_yaw: float | None = None) -> Rotation:
+        """Flange orientation of the nearest good top-down grasp of the object at ``object_yaw`` (default: now)."""
+        yaw = self.object_yaw() if object_yaw is None else object_yaw
+        return Rotation.from_euler("z", self.object_spec.grasp_yaw(yaw)) * TOP_DOWN
 
     def _place_object(self, xy: np.ndarray, yaw: float, z: float | None = None) -> None:
         adr = self._object_qpos
         self.data.qpos[adr:adr + 3] = [xy[0], xy[1], self.object_rest_height() if z is None else z]
         self.data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
 
-    def _sample_object_yaw(self, rng: np.random.Generator) -> float:
-        """Box: any yaw in +-45 deg. Cup: handle within +-40 deg of the +x or -x axis (clear of the fingers)."""
-        if self.object_kind == "cup":
-            return float(rng.uniform(-0.7, 0.7) + np.pi * rng.integers(2))
-        return float(rng.uniform(-np.pi / 4, np.pi / 4))
+    def _hold_object(self, yaw: float, settle_steps: int) -> None:
+        """Put the object between the fingers at the grip point, close them on it (no weld) and let the contacts
+        settle for ``settle_steps`` physics steps (episode start of the tasks that begin holding it)."""
+        width = self.object_half_width()
+        self.data.qpos[self._finger_qpos] = [width, -width]
+        mujoco.mj_kinematics(self.model, self.data)
+        centre = self.grip_position() - self.grasp_offset()
+        self._place_object(centre[:2], yaw, z=centre[2])
+        self._target_grip = 1.0
+        self.data.ctrl[self._finger_ctrl] = _finger_targets(1.0)
+        for _ in range(settle_steps):
+            mujoco.mj_step(self.model, self.data)
 
-    def _start_robot(self, rng: np.random.Generator, low=(0.35, -0.15, 0.3), high=(0.55, 0.15, 0.45)) -> None:
+    def _sample_object_yaw(self, rng: np.random.Generator) -> float:
+        """Box: any yaw in +-45 deg. Cup: handle within +-40 deg of the +y or -y axis (clear of the fingers)."""
+        return self.object_spec.sample_yaw(rng)
+
+    def _start_robot(self, rng: np.random.Generator, low=START_LOW, high=START_HIGH) -> None:
         """Random start above the table, hand pointing down, open."""
         self._set_robot(rng.uniform(low, high))
 

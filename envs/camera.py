@@ -6,8 +6,10 @@ Azimuth 0 deg puts the camera behind the robot base looking toward the table, 90
 180 deg across the table facing the robot. Elevation is measured up from the table plane. Roll turns the image
 about the viewing axis (positive = counter-clockwise in the image). ``fovy_deg`` is MuJoCo's vertical field of view.
 
-Default pose (close to DROID's left exterior camera): azimuth 65 deg, elevation 30 deg, distance 1.45 m, look-at
-(0.45, 0.0, 0.12), roll 0 deg, fovy 45 deg.
+Default pose (close to DROID's left exterior camera, in the 35-85 deg azimuth band the paper studied): azimuth 65 deg,
+elevation 25 deg, distance 0.85 m, look-at
+(0.48, 0.0, 0.15), roll 0 deg, fovy 45 deg. Framed so that the objects cover about 30 x 30 px at 256 px and the
+task workspace stays in view (tests/test_envs_view.py measures both).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-TABLE_CENTRE = (0.45, 0.0, 0.12)
+TABLE_CENTRE = (0.48, 0.0, 0.15)
 """Default look-at point (m, robot base frame): the middle of the robot's workspace on the table top."""
 _RANGE_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "roll_deg", "fovy_deg")
 
@@ -28,8 +30,8 @@ class CameraPose:
     """A camera on a sphere of radius ``distance`` around ``lookat`` (angles in degrees)."""
 
     azimuth_deg: float = 65.0
-    elevation_deg: float = 30.0
-    distance: float = 1.45
+    elevation_deg: float = 25.0
+    distance: float = 0.85
     lookat: tuple[float, float, float] = TABLE_CENTRE
     roll_deg: float = 0.0
     fovy_deg: float = 45.0
@@ -38,6 +40,11 @@ class CameraPose:
         object.__setattr__(self, "lookat", tuple(float(v) for v in self.lookat))
         if len(self.lookat) != 3:
             raise ValueError(f"lookat must have 3 coordinates, got {self.lookat}")
+        for name in ("azimuth_deg", "elevation_deg", "distance", "roll_deg", "fovy_deg"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"camera {name} must be a finite number, got {getattr(self, name)}")
+        if not np.all(np.isfinite(self.lookat)):
+            raise ValueError(f"camera lookat must be finite, got {list(self.lookat)}")
         if self.distance <= 0:
             raise ValueError(f"distance must be positive, got {self.distance}")
         if not -90.0 < self.elevation_deg < 90.0:
@@ -105,11 +112,15 @@ class CameraRandomization:
             value = getattr(self, name)
             if value is not None:
                 low, high = (float(v) for v in value)
+                if not (np.isfinite(low) and np.isfinite(high)):
+                    raise ValueError(f"camera_randomization {name} must be finite, got {value}")
                 if low > high:
                     raise ValueError(f"{name} range must be (low, high), got {value}")
                 object.__setattr__(self, name, (low, high))
         if self.lookat_offset is not None:
             object.__setattr__(self, "lookat_offset", tuple(float(v) for v in self.lookat_offset))
+            if not np.all(np.isfinite(self.lookat_offset)):
+                raise ValueError(f"camera_randomization lookat_offset must be finite, got {self.lookat_offset}")
 
     @classmethod
     def from_any(cls, value: CameraRandomization | Mapping[str, Any] | None) -> CameraRandomization | None:

@@ -20,7 +20,9 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Description
     The Panda (see ``FrankaReach-v1`` for the robot, the action and the observation) faces one object on the table.
-    The goal image shows the object held between the closed fingers, lifted 10 cm above its start position.
+    The goal image shows the object held between the closed fingers, lifted 10 cm above its start position, the
+    hand turned to the grasp a competent grasp takes (``grasp_rotation``: fingers across two box faces, or across the
+    mug's body with the handle clear).
     Grasps are physical: finger servos limited to 20 N and friction, no weld.
 
     ## Action Space
@@ -36,7 +38,7 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Starting State
     Object upright at x [0.4, 0.6], y [-0.15, 0.15] m; box yaw within +-45 deg, cup handle within +-40 deg of the
-    +-x axis. Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.3, 0.45] m, hand down, gripper open.
+    +-y axis. Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand down, gripper open.
 
     ## Episode End
     Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps.
@@ -47,6 +49,9 @@ class FrankaGraspEnv(FrankaEnv):
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
+    * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw
+      (no finger drawn through the object), a 6 cm box, the mug's handle across the fingers' closing axis
+      (+-40 deg of the y axis), the mug's mass 150 g as documented.
     * v0: initial version.
     """
 
@@ -63,7 +68,7 @@ class FrankaGraspEnv(FrankaEnv):
 
     def _goal_specs(self) -> list[GoalSpec]:
         flange = self.goal_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
-        return [GoalSpec(position=flange, rotation=self._target_rot, finger=self.object_half_width(),
+        return [GoalSpec(position=flange, rotation=self.grasp_rotation(), finger=self.object_half_width(),
                          object_in_hand=True, steps=self.max_episode_steps)]
 
     def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:

@@ -57,6 +57,9 @@ class FrankaPickPlaceEnv(FrankaEnv):
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
+    * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw
+      (no finger drawn through the object), a 6 cm box, the mug's handle across the fingers' closing axis
+      (+-40 deg of the y axis), the mug's mass 150 g as documented.
     * v0: initial version.
     """
 
@@ -88,13 +91,17 @@ class FrankaPickPlaceEnv(FrankaEnv):
     def _goal_specs(self) -> list[GoalSpec]:
         to_flange = self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
         held = self.object_half_width()
-        rot = self._target_rot
+        rot = self.grasp_rotation()
         return [
             GoalSpec(self.subgoal_objects[0] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[0]),
             GoalSpec(self.subgoal_objects[1] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[1]),
-            GoalSpec(self.subgoal_objects[2] + to_flange + [0.0, 0.0, 0.02], rot, object_pos=self.target_object,
-                     steps=SCHEDULE[2]),
+            self._placed_goal(SCHEDULE[2]),
         ]
+
+    def _placed_goal(self, steps: int) -> GoalSpec:
+        """The last goal: the object resting on the coaster, the open hand 2 cm above its grasp pose."""
+        flange = self.target_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange() + 0.02]
+        return GoalSpec(flange, self.grasp_rotation(), object_pos=self.target_object, steps=steps)
 
     def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         position = self.object_position(data)
@@ -103,3 +110,46 @@ class FrankaPickPlaceEnv(FrankaEnv):
         return {"is_grasped": grasped, "is_placed": placed, "success": bool(placed and not grasped),
                 "distance": float(np.linalg.norm(position - self.subgoal_objects[subgoal])),
                 "distance_to_final_goal": float(np.linalg.norm(position - self.subgoal_objects[-1]))}
+
+
+class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
+    """Pick-and-place from the final goal image alone: the long-horizon variant of ``FrankaPickPlace-v1``.
+
+    ## Description
+    The same scene, start and success check as ``FrankaPickPlace-v1``, but one goal image only: the object on the
+    coaster, hand open above it. No sub-goals tell the planner to grasp and lift first, so the task asks whether a
+    world model plans over the whole pick-and-place (the question the paper leaves open).
+
+    ## Action Space
+    ``Box(-bound, bound, (7,), float32)``: flange position delta (m, bound 0.075), rotation delta (Euler xyz, rad,
+    bound 0.25), gripper closedness delta (bound 1); clipped; NaN, inf or a wrong shape raise ``ValueError``.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (image_size, image_size, 3), uint8),
+    state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``).
+
+    ## Rewards
+    ``-distance`` (m) between the object and its final resting position on the coaster, plus 1 on success.
+
+    ## Starting State
+    As ``FrankaPickPlace-v1``.
+
+    ## Episode End
+    Terminates on success (object within 5 cm of its resting position at the coaster centre and released).
+    Truncated after 30 steps.
+
+    ## Arguments
+    ``gym.make("vjepa_bench/FrankaPickPlaceFinal-v1", object="box", image_size=256, camera=None,
+    camera_randomization=None, render_mode=None, shadows=True)``, as ``FrankaPickPlace-v1``.
+
+    ## Version History
+    * v1: initial version (the v1 scene of ``FrankaPickPlace-v1``).
+    """
+
+    max_episode_steps = 30
+
+    def _goal_specs(self) -> list[GoalSpec]:
+        return [self._placed_goal(self.max_episode_steps)]
+
+    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        return super()._evaluate(data, len(self.subgoal_objects) - 1)

@@ -10,8 +10,9 @@ from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 
 SUCCESS_DISTANCE = 0.04
 """Reach succeeds when the flange is within 4 cm of the goal position (the paper's figure)."""
-GOAL_LOW = np.array([0.3, -0.3, 0.15])
-GOAL_HIGH = np.array([0.65, 0.3, 0.5])
+GOAL_LOW = np.array([0.35, -0.25, 0.15])
+GOAL_HIGH = np.array([0.65, 0.25, 0.4])
+"""Goal flange positions (m): inside the default camera's view and the arm's dexterous workspace."""
 MIN_GOAL_DISTANCE = 0.15
 
 
@@ -42,8 +43,9 @@ class FrankaReachEnv(FrankaEnv):
     ``-distance`` (m) to the goal position, plus 1 on success.
 
     ## Starting State
-    Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.3, 0.45] m, hand pointing down, gripper open. Goal
-    position uniform in x [0.3, 0.65], y [-0.3, 0.3], z [0.15, 0.5] m, at least 15 cm from the start, same orientation.
+    Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand pointing down, gripper open. Goal
+    position uniform in x [0.35, 0.65], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start, same
+    orientation.
 
     ## Episode End
     Terminates on success: flange within 4 cm of the goal position. Truncated after 30 steps (``max_episode_steps``).
@@ -64,6 +66,12 @@ class FrankaReachEnv(FrankaEnv):
     Reach has no object: passing ``object`` is a ``TypeError``.
 
     ## Version History
+    * v1: fingers close along the base x axis (across the default view) and are drawn dark with their pads,
+      off-white links under toned lights (no saturated areas), a closer default camera (0.85 m, elevation 25 deg);
+      bounded target orientation (cone: tilt <= 29 deg, turn <= 90 deg) and position-first IK (the step contract
+      holds for any action stream); fingertips stop 3 mm above the table; the closed gripper closes fully
+      (closedness 1); goals and starts inside the view (ranges above); renderer teardown safe with many envs;
+      non-finite camera values and ``step()`` before ``reset()`` are clear errors.
     * v0: initial version.
     """
 
@@ -72,7 +80,7 @@ class FrankaReachEnv(FrankaEnv):
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         self._start_robot(rng)
-        start = self.data.site_xpos[self._flange].copy()
+        start = self.flange_position()
         while True:
             goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
             if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
@@ -80,8 +88,8 @@ class FrankaReachEnv(FrankaEnv):
         self.goal_position = goal
 
     def _goal_specs(self) -> list[GoalSpec]:
-        return [GoalSpec(position=self.goal_position, rotation=self._target_rot, steps=self.max_episode_steps)]
+        return [GoalSpec(position=self.goal_position, rotation=self.target_pose()[1], steps=self.max_episode_steps)]
 
     def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
-        distance = float(np.linalg.norm(data.site_xpos[self._flange] - self.goal_position))
+        distance = float(np.linalg.norm(self.flange_position(data) - self.goal_position))
         return {"success": distance < SUCCESS_DISTANCE, "distance": distance}

@@ -6,7 +6,8 @@ from typing import Any
 
 import mujoco
 import numpy as np
-from vjepa_bench.envs.base import FrankaEnv, GoalSpec
+from scipy.spatial.transform import Rotation
+from vjepa_bench.envs.base import START_HIGH, START_LOW, TOP_DOWN, FrankaEnv, GoalSpec
 from vjepa_bench.envs.reach import GOAL_HIGH, GOAL_LOW, MIN_GOAL_DISTANCE
 
 SUCCESS_DISTANCE = 0.04
@@ -34,8 +35,9 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     ``-distance`` (m) between the object and its goal position, plus 1 on success.
 
     ## Starting State
-    Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.3, 0.45] m, hand down and closed on the object. Goal:
-    flange position uniform in x [0.3, 0.65], y [-0.3, 0.3], z [0.15, 0.5] m, at least 15 cm from the start.
+    Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand down, turned within +-45 deg about the
+    vertical, closed on the object in a square grasp (box faces or mug body across the fingers). Goal flange position
+    uniform in x [0.35, 0.65], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start.
 
     ## Episode End
     Terminates on success: object held (both fingers touch it) and within 4 cm of its goal position.
@@ -47,6 +49,8 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     a handle). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
+    * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the episode starts from a square grasp (the object's
+      yaw follows the hand's, no corner grasp), a 6 cm box, the mug's mass 150 g as documented.
     * v0: initial version.
     """
 
@@ -55,28 +59,21 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     uses_object = True
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
-        self._start_robot(rng)
-        yaw = self._sample_object_yaw(rng)
-        start = self.data.site_xpos[self._flange].copy()
+        hand_yaw = rng.uniform(-np.pi / 4, np.pi / 4)
+        self._set_robot(rng.uniform(START_LOW, START_HIGH), Rotation.from_euler("z", hand_yaw) * TOP_DOWN)
+        spec = self.object_spec
+        yaw = hand_yaw + spec.yaw_centre + (np.pi * rng.integers(2) if spec.flips else 0.0)
+        start = self.flange_position()
         while True:
             goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
             if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
                 break
-        # Put the object between the fingers, close them on it and let the contacts settle.
-        width = self.object_half_width()
-        self.data.qpos[self._finger_qpos] = [width, -width]
-        mujoco.mj_kinematics(self.model, self.data)
-        centre = self.grip_position() - self.grasp_offset()
-        self._place_object(centre[:2], yaw, z=centre[2])
-        self._target_grip = 1.0
-        self.data.ctrl[self._finger_ctrl] = [0.0, 0.0]
-        for _ in range(SETTLE_STEPS):
-            mujoco.mj_step(self.model, self.data)
-        self.goal_object = goal + (self.object_position() - self.data.site_xpos[self._flange])
+        self._hold_object(yaw, SETTLE_STEPS)
+        self.goal_object = goal + (self.object_position() - self.flange_position())
 
     def _goal_specs(self) -> list[GoalSpec]:
-        flange = self.goal_object - (self.object_position() - self.data.site_xpos[self._flange])
-        return [GoalSpec(position=flange, rotation=self._target_rot, finger=self.object_half_width(),
+        flange = self.goal_object - (self.object_position() - self.flange_position())
+        return [GoalSpec(position=flange, rotation=self.target_pose()[1], finger=self.object_half_width(),
                          object_in_hand=True, steps=self.max_episode_steps)]
 
     def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:

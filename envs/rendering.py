@@ -134,10 +134,14 @@ class Renderer:
         return np.flipud(self._pixels).copy()
 
     def close(self) -> None:
+        """Free this renderer's GL objects and context. Its own context is made current first: ``MjrContext.free``
+        frees the objects of whatever context is current, which would otherwise be another env's."""
         if getattr(self, "_gl", None) is not None:
+            self._gl.make_current()
             self._context.free()
             self._gl.free()
             self._gl = None
+            _live.discard(self)
 
     def __del__(self) -> None:
         try:

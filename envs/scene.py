@@ -15,13 +15,19 @@ TIMESTEP = 0.002
 """Physics step (s); 125 substeps make one 0.25 s control step."""
 TABLE_TOP = 0.0
 OBS_CAMERA = "obs"
-BOX_HALF = 0.025
+BOX_HALF = 0.03
 """The box is a 5 cm cube."""
 CUP_RADIUS = 0.032
 CUP_HEIGHT = 0.09
 CUP_WALL = 0.006
 CUP_GRASP_HEIGHT = 0.06
 """Height above the cup's base where the fingers hold it."""
+LINK_RGBA = [0.8, 0.8, 0.8, 1.0]
+HAND_RGBA = [0.62, 0.63, 0.65, 1.0]
+FINGER_RGBA = [0.1, 0.1, 0.11, 1.0]
+PAD_RGBA = [0.2, 0.35, 0.6, 1.0]
+FINGER_CTRL_OVERCLOSE = 0.002
+"""How far past the closed joint limit the finger servos may aim (m)."""
 PLATE_RADIUS = 0.07
 PLATE_THICKNESS = 0.006
 
@@ -81,6 +87,7 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
                            pos=[sx * 0.6, sy * 0.65, -0.38], material="metal", contype=0, conaffinity=0)
 
     robot = mujoco.MjSpec.from_file(str(asset_path("panda.xml")))
+    _tone_robot(robot)
     mount = world.add_frame(pos=[0, 0, TABLE_TOP])
     mount.attach_body(robot.worldbody.first_body(), "", "")
     world.add_geom(name="robot_plate", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.11, 0.004, 0],
@@ -93,6 +100,29 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
         spec.add_exclude(bodyname1=a, bodyname2=b)
     world.add_camera(name=OBS_CAMERA, pos=[0, 0, 1], quat=[1, 0, 0, 0], fovy=50.0)
     return spec
+
+
+def _tone_robot(robot: mujoco.MjSpec) -> None:
+    """Robot looks that a camera can read: off-white links (pure white saturates under two lights), a light-grey
+    hand and dark fingers that stand out against every object. The fingers are drawn with their collision meshes
+    (what you see is what touches) and their rubber pads, so the grasp state shows in the image."""
+    for material in robot.materials:
+        if material.name.endswith("_cffffff") or material.name.endswith("_ce6ebed") or material.name.endswith("_ce5eaed"):
+            material.rgba = LINK_RGBA
+        material.specular = 0.15
+    robot.geom("hand_visual").rgba = HAND_RGBA
+    for side, sign in ((1, 1), (2, -1)):  # the closed servo aims past the limit (see base.FINGER_OVERCLOSE)
+        actuator = robot.actuator(f"gripper_finger_joint{side}")
+        actuator.ctrlrange = sorted([sign * FINGER_CTRL_OVERCLOSE * -1, sign * 0.04])
+    for side in (1, 2):
+        visual, collision = robot.geom(f"finger{side}_visual"), robot.geom(f"finger{side}_collision")
+        visual.meshname = collision.meshname
+        visual.pos, visual.quat = collision.pos, collision.quat
+        visual.rgba = FINGER_RGBA
+        pad = robot.geom(f"finger{side}_pad_collision")
+        robot.body(f"finger_joint{side}_tip").add_geom(
+            type=mujoco.mjtGeom.mjGEOM_BOX, size=pad.size, pos=pad.pos, quat=pad.quat, rgba=PAD_RGBA, group=1,
+            contype=0, conaffinity=0, mass=0)
 
 
 def add_box(spec: mujoco.MjSpec, name: str = "object", rgba=(0.8, 0.15, 0.12, 1.0)) -> mujoco.MjsBody:
@@ -123,7 +153,7 @@ def add_cup(spec: mujoco.MjSpec, name: str = "object", rgba=(0.95, 0.93, 0.88, 1
         r = CUP_RADIUS - CUP_WALL / 2
         quat = [np.cos(angle / 2), 0, 0, np.sin(angle / 2)]
         body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[CUP_WALL / 2, half_width, CUP_HEIGHT / 2],
-                      pos=[r * np.cos(angle), r * np.sin(angle), CUP_HEIGHT / 2], quat=quat, group=3, mass=0.008,
+                      pos=[r * np.cos(angle), r * np.sin(angle), CUP_HEIGHT / 2], quat=quat, group=3, mass=0.0072,
                       friction=[1.2, 0.01, 0.001], condim=4, rgba=list(rgba))
     body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[CUP_RADIUS, 0.004, 0], pos=[0, 0, 0.004], group=3,
                   mass=0.02, rgba=list(rgba))
