@@ -16,7 +16,7 @@ OBJECT_HIGH = np.array([0.6, 0.15])
 
 
 class FrankaGraspEnv(FrankaEnv):
-    """Grasp: pick up the object (a 5 cm box or a mug) and hold it lifted.
+    """Grasp: pick up the object (a 6 cm box or a mug) and hold it lifted.
 
     ## Description
     The Panda (see ``FrankaReach-v1`` for the robot, the action and the observation) faces one object on the table.
@@ -45,7 +45,7 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle).
+    render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History

@@ -16,8 +16,8 @@ SCHEDULE = (4, 10, 4)
 LIFT = 0.08
 OBJECT_LOW = np.array([0.4, -0.2])
 OBJECT_HIGH = np.array([0.6, 0.2])
-TARGET_LOW = np.array([0.35, -0.3])
-TARGET_HIGH = np.array([0.65, 0.3])
+TARGET_LOW = np.array([0.35, -0.25])
+TARGET_HIGH = np.array([0.6, 0.25])
 MIN_SEPARATION = 0.18
 APPROACH_HEIGHT = 0.07
 """The hand starts this far above its grasp pose, over the object (within 2 cm in x and y)."""
@@ -43,8 +43,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
     ``-distance`` (m) between the object and the object position of the active sub-goal, plus 1 on success.
 
     ## Starting State
-    Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v1``); coaster centre at x [0.35, 0.65],
-    y [-0.3, 0.3] m, at least 18 cm from the object. The open hand starts 7 cm above its grasp pose over the object
+    Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v1``); coaster centre at x [0.35, 0.6],
+    y [-0.25, 0.25] m, at least 18 cm from the object. The open hand starts 7 cm above its grasp pose over the object
     (x, y within 2 cm), so that the first sub-goal can be reached within its 4 steps.
 
     ## Episode End
@@ -53,7 +53,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with a handle).
+    render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History

@@ -11,7 +11,7 @@ from vjepa_bench.envs.base import FrankaEnv, GoalSpec
 SUCCESS_DISTANCE = 0.04
 """Reach succeeds when the flange is within 4 cm of the goal position (the paper's figure)."""
 GOAL_LOW = np.array([0.35, -0.25, 0.15])
-GOAL_HIGH = np.array([0.65, 0.25, 0.4])
+GOAL_HIGH = np.array([0.62, 0.25, 0.4])
 """Goal flange positions (m): inside the default camera's view and the arm's dexterous workspace."""
 MIN_GOAL_DISTANCE = 0.15
 
@@ -44,7 +44,7 @@ class FrankaReachEnv(FrankaEnv):
 
     ## Starting State
     Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand pointing down, gripper open. Goal
-    position uniform in x [0.35, 0.65], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start, same
+    position uniform in x [0.35, 0.62], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start, same
     orientation.
 
     ## Episode End

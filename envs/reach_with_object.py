@@ -37,7 +37,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
     ## Starting State
     Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand down, turned within +-45 deg about the
     vertical, closed on the object in a square grasp (box faces or mug body across the fingers). Goal flange position
-    uniform in x [0.35, 0.65], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start.
+    uniform in x [0.35, 0.62], y [-0.25, 0.25], z [0.15, 0.4] m, at least 15 cm from the start.
 
     ## Episode End
     Terminates on success: object held (both fingers touch it) and within 4 cm of its goal position.
@@ -45,7 +45,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaReachWithObject-v1", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is "box" (5 cm cube) or "cup" (mug with
+    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with
     a handle). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History

@@ -16,7 +16,7 @@ TIMESTEP = 0.002
 TABLE_TOP = 0.0
 OBS_CAMERA = "obs"
 BOX_HALF = 0.03
-"""The box is a 5 cm cube."""
+"""The box is a 6 cm cube."""
 CUP_RADIUS = 0.032
 CUP_HEIGHT = 0.09
 CUP_WALL = 0.006
@@ -26,6 +26,9 @@ LINK_RGBA = [0.8, 0.8, 0.8, 1.0]
 HAND_RGBA = [0.62, 0.63, 0.65, 1.0]
 FINGER_RGBA = [0.1, 0.1, 0.11, 1.0]
 PAD_RGBA = [0.2, 0.35, 0.6, 1.0]
+HARD_CONTACT = {"solref": [0.004, 1.0], "solimp": [0.99, 0.999, 0.001, 0.5, 2.0]}
+"""Contact parameters of the table, the objects and the coaster: a 4 ms time constant (twice the physics step, the
+stiffest stable choice) and high impedance, so that objects neither sink nor creep into the table."""
 FINGER_CTRL_OVERCLOSE = 0.002
 """How far past the closed joint limit the finger servos may aim (m)."""
 PLATE_RADIUS = 0.07
@@ -80,7 +83,7 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
                        conaffinity=0)
     table = world.add_body(name="table", pos=[0.35, 0.0, TABLE_TOP - 0.02])
     table.add_geom(name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.65, 0.7, 0.02], material="table",
-                   friction=[1.0, 0.005, 0.0001])
+                   friction=[1.0, 0.005, 0.0001], **HARD_CONTACT)
     for sx in (-1, 1):
         for sy in (-1, 1):
             table.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025, 0.025, 0.36],
@@ -126,11 +129,11 @@ def _tone_robot(robot: mujoco.MjSpec) -> None:
 
 
 def add_box(spec: mujoco.MjSpec, name: str = "object", rgba=(0.8, 0.15, 0.12, 1.0)) -> mujoco.MjsBody:
-    """A 5 cm wooden-looking cube (100 g) on a free joint."""
+    """A 6 cm red cube (100 g) on a free joint."""
     body = spec.worldbody.add_body(name=name, pos=[0.5, 0.0, BOX_HALF])
     body.add_freejoint(name=f"{name}_joint")
     body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_BOX, size=[BOX_HALF] * 3, rgba=list(rgba),
-                  mass=0.1, friction=[1.2, 0.01, 0.001], condim=4)
+                  mass=0.1, friction=[1.2, 0.01, 0.001], condim=4, **HARD_CONTACT)
     return body
 
 
@@ -153,10 +156,10 @@ def add_cup(spec: mujoco.MjSpec, name: str = "object", rgba=(0.95, 0.93, 0.88, 1
         r = CUP_RADIUS - CUP_WALL / 2
         quat = [np.cos(angle / 2), 0, 0, np.sin(angle / 2)]
         body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[CUP_WALL / 2, half_width, CUP_HEIGHT / 2],
-                      pos=[r * np.cos(angle), r * np.sin(angle), CUP_HEIGHT / 2], quat=quat, group=3, mass=0.0072,
-                      friction=[1.2, 0.01, 0.001], condim=4, rgba=list(rgba))
+                      pos=[r * np.cos(angle), r * np.sin(angle), CUP_HEIGHT / 2], quat=quat, group=3, mass=0.115 / segments,
+                      friction=[1.2, 0.01, 0.001], condim=4, rgba=list(rgba), **HARD_CONTACT)
     body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[CUP_RADIUS, 0.004, 0], pos=[0, 0, 0.004], group=3,
-                  mass=0.02, rgba=list(rgba))
+                  mass=0.02, rgba=list(rgba), **HARD_CONTACT)
     # Handle: three capsules forming a "C" on the +x side.
     x0, top, bottom, reach = CUP_RADIUS - 0.002, 0.07, 0.025, 0.026
     for a, b in (([x0, 0, top], [x0 + reach, 0, top - 0.008]), ([x0 + reach, 0, top - 0.008],
@@ -170,7 +173,8 @@ def add_plate(spec: mujoco.MjSpec, name: str = "target") -> mujoco.MjsBody:
     """The place target: a thin round coaster (mocap body, so each episode can move it without recompiling)."""
     body = spec.worldbody.add_body(name=name, pos=[0.5, 0.2, TABLE_TOP], mocap=True)
     body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS, PLATE_THICKNESS / 2, 0],
-                  pos=[0, 0, PLATE_THICKNESS / 2], rgba=[0.2, 0.45, 0.75, 1], friction=[1.0, 0.005, 0.0001])
+                  pos=[0, 0, PLATE_THICKNESS / 2], rgba=[0.2, 0.45, 0.75, 1], friction=[1.0, 0.005, 0.0001],
+                  **HARD_CONTACT)
     body.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[PLATE_RADIUS * 0.8, 0.0005, 0],
                   pos=[0, 0, PLATE_THICKNESS + 0.0002],
                   rgba=[0.93, 0.93, 0.95, 1], contype=0, conaffinity=0)

@@ -1,0 +1,189 @@
+"""The v1 task contract: renderer lifetime, reachable goals, contacts that hold, bounded rotations, clear errors."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+import vjepa_bench.envs as envs
+from vjepa_bench import layout
+from vjepa_bench.envs import base, scene
+from vjepa_bench.envs.objects import OBJECTS
+from vjepa_bench.errors import UsageError
+
+OBJECT_IDS = [i for i in envs.ENV_IDS if envs.ENV_CLASSES[i].uses_object]
+
+
+def make(env_id: str = "vjepa_bench/FrankaReach-v1", **kwargs) -> base.FrankaEnv:
+    return gym.make(env_id, image_size=64, **kwargs).unwrapped
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 0, 2)])
+def test_closing_envs_in_any_order_leaves_the_others_rendering(order):
+    live = [make() for _ in range(3)]
+    for i, env in enumerate(live):
+        env.reset(seed=i)
+    open_envs = list(range(3))
+    for closing in order:
+        live[closing].close()
+        open_envs.remove(closing)
+        for i in open_envs:
+            before = live[i].step(np.zeros(7))[0]["image"]
+            after = live[i].step(np.array([0.075, 0.075, 0.0, 0.0, 0.0, 0.0, 1.0]))[0]["image"]
+            assert np.abs(after.astype(int) - before).sum() > 0, f"env {i} froze after closing env {closing}"
+
+
+def _finger_object_penetration(env: base.FrankaEnv, data: mujoco.MjData) -> float:
+    """Deepest finger-object contact penetration (m, >= 0) in ``data``."""
+    fingers = np.concatenate(env._finger_geoms)
+    deepest = 0.0
+    for contact in data.contact[:data.ncon]:
+        pair = (contact.geom1, contact.geom2)
+        if np.isin(pair, fingers).any() and np.isin(pair, env._object_geoms).any():
+            deepest = max(deepest, -contact.dist)
+    return deepest
+
+
+@pytest.mark.parametrize("env_id", OBJECT_IDS)
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_no_finger_goes_through_the_object_in_any_goal_or_start(env_id, obj):
+    env = make(env_id, object=obj)
+    for seed in range(12):
+        env.reset(seed=seed)
+        assert _finger_object_penetration(env, env.data) <= 1e-3, (seed, "start")
+        for index in range(len(env._goals)):
+            assert _finger_object_penetration(env, env.goal_data(index)) <= 1e-3, (seed, "goal", index)
+    env.close()
+
+
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_goal_grasp_turns_the_hand_to_the_object(obj):
+    env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
+    spec = OBJECTS[obj]
+    for seed in range(8):
+        env.reset(seed=seed)
+        goal = env.goal_data(0)
+        hand = Rotation.from_matrix(goal.site_xmat[env._flange].reshape(3, 3))
+        turn = (hand * base.TOP_DOWN.inv()).as_rotvec()[2]
+        assert abs(spec.grasp_yaw(env.object_yaw()) - turn) < 0.02
+        assert abs(turn) <= spec.grasp_period / 2 + 1e-6
+    env.close()
+
+
+def _lowest_object_point(env: base.FrankaEnv) -> float:
+    return float(env.object_position()[2] - env.object_rest_height())
+
+
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_pressing_down_on_the_object_does_not_sink_it(obj):
+    env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
+    env.reset(seed=0)
+    env._place_object(np.array([0.5, 0.0]), 0.0)
+    env._set_robot(np.array([0.5, 0.0, 0.3]), finger=0.0)
+    mujoco.mj_forward(env.model, env.data)
+    deepest = 0.0
+    for _ in range(12):
+        env.step(np.array([0.0, 0.0, -0.075, 0.0, 0.0, 0.0, 1.0]))
+        deepest = min(deepest, _lowest_object_point(env))
+    assert deepest > -2e-3, f"{obj} sank {-deepest * 1000:.1f} mm"
+
+
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_a_dropped_object_does_not_sink_into_the_table(obj):
+    env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
+    env.reset(seed=0)
+    env._place_object(np.array([0.5, -0.1]), 0.3, z=env.object_rest_height() + 0.1)
+    env.data.qvel[:] = 0
+    deepest = 0.0
+    for _ in range(400):
+        mujoco.mj_step(env.model, env.data)
+        deepest = min(deepest, _lowest_object_point(env))
+    assert deepest > -2e-3, f"{obj} sank {-deepest * 1000:.1f} mm on a 10 cm drop"
+
+
+def test_full_downward_actions_stop_the_fingertips_at_the_table():
+    env = make()
+    env.reset(seed=3)
+    for _ in range(20):
+        env.step(layout.ACTION_LOW)
+    tips = np.concatenate(env._finger_geoms)
+    lowest = min(env.data.geom_xpos[g][2] - env.model.geom_rbound[g] for g in tips)
+    assert lowest > scene.TABLE_TOP - 0.03  # bounding spheres: a loose but telling bound
+    contacts = [c for c in env.data.contact[:env.data.ncon] if env.model.geom("table_top").id in (c.geom1, c.geom2)]
+    assert all(c.dist > -2e-3 for c in contacts)
+
+
+action_streams = st.lists(
+    st.lists(st.floats(-1.5, 1.5, allow_nan=False), min_size=7, max_size=7).map(
+        lambda a: np.asarray(a) * np.r_[layout.ACTION_HIGH[:6], 1.0]), min_size=1, max_size=15)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=action_streams, seed=st.integers(0, 1000))
+def test_step_contract_holds_for_any_action_stream(stream, seed):
+    env = _CONTRACT_ENV
+    env.reset(seed=seed)
+    for action in stream:
+        previous = env.target_pose()
+        env.step(action)
+        position, rotation, closedness = env.target_pose()
+        clipped = layout.clip_action(action)
+        expected_rotation = base.bound_rotation(Rotation.from_euler("xyz", clipped[3:6]) * previous[1])
+        assert (expected_rotation * rotation.inv()).magnitude() < 1e-5
+        np.testing.assert_allclose(position, env._bounded_position(previous[0] + clipped[:3], rotation), atol=1e-6)
+        assert closedness == pytest.approx(np.clip(previous[2] + clipped[6], 0.0, 1.0))
+        measured = env.robot_state()
+        position_tol, rotation_tol = base.STEP_TOLERANCE
+        assert np.linalg.norm(measured[:3] - position) < position_tol
+        assert (Rotation.from_euler("xyz", measured[3:6]) * rotation.inv()).magnitude() < rotation_tol
+
+
+_CONTRACT_ENV = make()
+
+
+def test_bounded_rotation_keeps_the_cone():
+    for rotation in Rotation.random(200, random_state=1):
+        bounded = base.bound_rotation(rotation)
+        axis = bounded.apply([0.0, 0.0, 1.0])
+        tilt = np.arccos(np.clip(-axis[2], -1, 1))
+        assert tilt <= base.MAX_TILT + 1e-6
+    inside = Rotation.from_euler("z", 0.3) * Rotation.from_rotvec([0.2, 0.0, 0.0]) * base.TOP_DOWN
+    assert (base.bound_rotation(inside) * inside.inv()).magnitude() < 1e-9
+
+
+def test_empty_gripper_closes_fully_and_the_mug_weighs_150_g():
+    env = make()
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(np.array([0, 0, 0, 0, 0, 0, 1.0]))
+    assert env.robot_state()[6] == pytest.approx(1.0, abs=1e-3)
+    cup = make("vjepa_bench/FrankaGrasp-v1", object="cup")
+    assert cup.model.body_subtreemass[cup.model.body("object").id] == pytest.approx(0.150, abs=1e-6)
+
+
+@pytest.mark.parametrize("field, value", [("azimuth_deg", float("nan")), ("distance", float("inf")),
+                                          ("lookat", [0.4, float("nan"), 0.1]), ("fovy_deg", float("nan"))])
+def test_non_finite_camera_values_are_named(field, value):
+    with pytest.raises(UsageError, match=field):
+        envs.make_env("vjepa_bench/FrankaReach-v1", camera={field: value})
+
+
+def test_step_before_reset_says_so():
+    env = make()
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.step(np.zeros(7))
+
+
+def test_final_goal_pick_place_has_one_goal_and_the_final_distance():
+    env = make("vjepa_bench/FrankaPickPlaceFinal-v1", object="box")
+    _, info = env.reset(seed=0)
+    assert info["goal"]["images"].shape[0] == 1 and info["goal"]["steps"] == [30]
+    assert info["distance"] == pytest.approx(info["distance_to_final_goal"])
+    staged = make("vjepa_bench/FrankaPickPlace-v1", object="box")
+    _, staged_info = staged.reset(seed=0)
+    np.testing.assert_array_equal(staged_info["goal"]["images"][-1], info["goal"]["images"][0])
