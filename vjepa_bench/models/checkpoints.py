@@ -8,7 +8,11 @@ Formats read by :func:`load_checkpoint` (docs/conventions.md#checkpoints):
 * HuggingFace ``transformers`` VJEPA2 snapshots: a folder with ``config.json`` and ``model.safetensors``
   (or a sharded ``model.safetensors.index.json``);
 * ours: ``{"format": "vjepa_bench", "version": 1, "models": {role: {"builder", "config", "state_dict"}},
-  "meta": {...}}``, written atomically by :func:`save_checkpoint`; a file alone rebuilds its models.
+  "meta": {...}}``, written atomically by :func:`save_checkpoint`; a file alone rebuilds its models, and
+  ``meta["weights_sha256"]`` (:func:`weights_sha256` of its models) is checked when it is read.
+
+Every file is read with ``torch.load(weights_only=True)``: a file that would run code is refused. Loaded weights
+must be finite and floating where the model's are.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -26,8 +29,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from vjepa_bench.fileio import write_atomic
+
 from .ac_predictor import ACPredictor
 from .encoder import VisionTransformer
+from .errors import CheckpointError
 from .hf import configs_from_hf, hf_to_official
 from .predictor import MaskPredictor
 from .presets import (
@@ -50,10 +56,6 @@ OFFICIAL_BASE_URL = "https://dl.fbaipublicfiles.com/vjepa2/"
 ROLES = ("encoder", "predictor", "ac_predictor", "probe")
 
 
-class CheckpointError(Exception):
-    """A checkpoint is missing, unreadable, of an unknown format or does not fit the model."""
-
-
 @dataclass(frozen=True)
 class OfficialCheckpoint:
     """A released file (docs/conventions.md#checkpoints) and the presets its models are built from."""
@@ -64,12 +66,15 @@ class OfficialCheckpoint:
     predictor: str | None = None
     ac_predictor: str | None = None
     probe: str | None = None
+    size_bytes: int | None = None  # published file size; None: not published where this registry was made
 
     @property
     def url(self) -> str:
         return OFFICIAL_BASE_URL + self.filename
 
 
+# No release page or manifest at hand lists the files' sizes, so every ``size_bytes`` is None (unknown): the loader
+# checks a size only where one is filled in, and a file that is cut short is still reported as truncated.
 OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
     c.name: c
     for c in [
@@ -166,7 +171,7 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def _read_torch_file(path: Path, trusted: bool) -> Any:
+def _read_torch_file(path: Path) -> Any:
     size = path.stat().st_size
     if size == 0:
         raise CheckpointError(f"{path}: file is empty (0 bytes); it looks truncated or corrupt, download it again")
@@ -174,13 +179,13 @@ def _read_torch_file(path: Path, trusted: bool) -> Any:
         head = f.read(4)
     is_zip = head.startswith(b"PK\x03\x04")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trusted, mmap=is_zip)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except Exception as err:  # torch raises OSError/RuntimeError/KeyError/UnpicklingError for bad files
         text = str(err)
         if "Weights only load failed" in text:
             raise CheckpointError(
-                f"{path}: holds Python objects beyond tensors and plain containers; if you trust the file, "
-                f"call load_checkpoint(..., trusted=True). Original error: {text.splitlines()[0]}"
+                f"{path}: holds Python objects beyond tensors and plain containers; refused, as loading them could "
+                "run code: re-save its state dicts with plain torch.save, or use the released file"
             ) from err
         if is_zip or head[:1] == b"\x80":
             raise CheckpointError(
@@ -190,6 +195,18 @@ def _read_torch_file(path: Path, trusted: bool) -> Any:
         raise CheckpointError(
             f"{path}: not a PyTorch checkpoint (first bytes {head!r}). Original error: {type(err).__name__}: {text[:200]}"
         ) from err
+
+
+def check_published_size(path: Path, entry: OfficialCheckpoint | None) -> None:
+    """Raise :class:`CheckpointError` when ``path`` is a released file whose size differs from the published one."""
+    if entry is None or entry.size_bytes is None:
+        return
+    size = path.stat().st_size
+    if size != entry.size_bytes:
+        raise CheckpointError(
+            f"{path}: {size} bytes, but the released {entry.filename} has {entry.size_bytes}; it is truncated or "
+            f"another file: download {entry.url} again"
+        )
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -235,6 +252,20 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     if bad:
         lines = "; ".join(f"{k}: checkpoint {a} vs model {b}" for k, a, b in bad[:5])
         raise CheckpointError(f"{where}shape mismatch for {len(bad)} tensors of {what}: {lines}")
+    check_values(model, state_dict, source)
+
+
+def check_values(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:
+    """Raise :class:`CheckpointError` for a tensor that is not floating where the model's is, or holds NaN/inf."""
+    where = f"{source}: " if source else ""
+    for key, expected in model.state_dict().items():
+        value = state_dict[key]
+        if expected.is_floating_point() and not value.is_floating_point():
+            raise CheckpointError(
+                f"{where}tensor {key!r} has dtype {value.dtype}, expected a floating dtype: not weights of this model"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{where}tensor {key!r} holds NaN or infinite values; the file is corrupt")
 
 
 def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> nn.Module:
@@ -422,9 +453,7 @@ def _load_ours(obj: dict[str, Any], result: LoadedCheckpoint, kind: str | None, 
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{src}: {FORMAT_NAME} format version {version!r} is not supported (expected {FORMAT_VERSION})")
     result.meta.update(obj.get("meta") or {})
-    models = obj.get("models")
-    if not isinstance(models, Mapping) or not models:
-        raise CheckpointError(f"{src}: {FORMAT_NAME} file holds no models")
+    models = _verified_models(obj, src)
     for role_name in models:
         entry = models[role_name]
         builder = entry.get("builder")
@@ -439,6 +468,31 @@ def _load_ours(obj: dict[str, Any], result: LoadedCheckpoint, kind: str | None, 
             raise CheckpointError(f"{src}: model {role_name!r} has an invalid config: {err}") from err
         model = _materialize(lambda: model_cls(cfg, init_weights=False), entry["state_dict"], f"{src} [{role_name}]", device, dtype)
         _collect(result, builder, model)
+
+
+def weights_sha256(models: Mapping[str, Mapping[str, Any]]) -> str:
+    """sha256 over every model's role, tensor names, dtypes, shapes and bytes (our format's ``models``)."""
+    digest = hashlib.sha256()
+    for role in sorted(models):
+        for key, tensor in sorted(models[role]["state_dict"].items()):
+            flat = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{role}|{key}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _verified_models(obj: Mapping[str, Any], src: str) -> Mapping[str, Any]:
+    """The ``models`` of one of our files, checked against the ``weights_sha256`` its writer recorded."""
+    models = obj.get("models")
+    if not isinstance(models, Mapping) or not models:
+        raise CheckpointError(f"{src}: {FORMAT_NAME} file holds no models")
+    recorded = (obj.get("meta") or {}).get("weights_sha256")
+    if recorded is not None and weights_sha256(models) != recorded:
+        raise CheckpointError(
+            f"{src}: weights do not match the sha256 recorded when the file was written; the file is corrupt, "
+            "write or copy it again"
+        )
+    return models
 
 
 def _load_hf(folder: Path, result: LoadedCheckpoint, kind: str | None, device: str | torch.device, dtype: torch.dtype | None) -> None:
@@ -459,7 +513,7 @@ def _load_hf(folder: Path, result: LoadedCheckpoint, kind: str | None, device: s
             raise CheckpointError(f"{folder}: shard {f.name} listed in the index is missing")
         raw.update(_read_safetensors(f))
     parts = hf_to_official(raw)
-    enc_cfg, pred_cfg = configs_from_hf(cfg)
+    enc_cfg, pred_cfg = configs_from_hf(cfg, f"{folder}/config.json")
     src = str(folder)
     result.meta["hf_config"] = cfg
     if "encoder" in parts and _wanted(kind, "encoder"):
@@ -479,7 +533,6 @@ def load_checkpoint(
     *,
     dtype: torch.dtype | None = torch.float32,
     encoder_key: str | None = None,
-    trusted: bool = False,
     compute_sha256: bool = True,
 ) -> LoadedCheckpoint:
     """Load an official ``.pt``, an HF VJEPA2 snapshot folder or one of our checkpoints into built models.
@@ -504,7 +557,8 @@ def load_checkpoint(
             h = hashlib.sha256("".join(file_sha256(w) for w in weights).encode())
             result.sha256 = h.hexdigest()
     else:
-        obj = _read_torch_file(path, trusted)
+        check_published_size(path, entry)
+        obj = _read_torch_file(path)
         sha = file_sha256(path) if compute_sha256 else None
         if isinstance(obj, Mapping) and obj.get("format") == FORMAT_NAME:
             result = LoadedCheckpoint(format=FORMAT_NAME, source=path, sha256=sha)
@@ -564,7 +618,8 @@ def save_checkpoint(
     probes: Sequence[AttentiveProbe] | AttentiveProbe | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write our self-describing checkpoint atomically (temp file in the same folder, then rename)."""
+    """Write our self-describing checkpoint atomically (``fileio.write_atomic``; mode 0644 less the umask), with
+    the sha256 of its weights in ``meta["weights_sha256"]``."""
     models: dict[str, Any] = {}
     if encoder is not None:
         models["encoder"] = _role_entry(encoder, "encoder")
@@ -579,20 +634,9 @@ def save_checkpoint(
         raise ValueError("save_checkpoint needs at least one model")
     full_meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__)}
     full_meta.update(dict(meta or {}))
+    full_meta["weights_sha256"] = weights_sha256(models)
     payload = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "models": models, "meta": full_meta}
-    out = Path(path).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_atomic(Path(path).expanduser(), lambda f: torch.save(payload, f))
 
 
 def load_weights(model: nn.Module, path_or_name: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str] | None = None) -> nn.Module:
@@ -607,7 +651,7 @@ def load_weights(model: nn.Module, path_or_name: str | os.PathLike[str], checkpo
         assert src_model is not None
         sd = src_model.state_dict()
     else:
-        obj = _read_torch_file(path, trusted=False)
+        obj = _read_torch_file(path)
         sd = _extract_state_dict(obj, role, path)
     check_state_dict(model, sd, str(path))
     model.load_state_dict(sd, strict=True)
@@ -616,7 +660,7 @@ def load_weights(model: nn.Module, path_or_name: str | os.PathLike[str], checkpo
 
 def _extract_state_dict(obj: Any, role: str, path: Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT_NAME:
-        for name, entry in (obj.get("models") or {}).items():
+        for name, entry in _verified_models(obj, str(path)).items():
             if entry.get("builder") == role:
                 return dict(entry["state_dict"])
         raise CheckpointError(f"{path}: holds no {role} (roles: {sorted(obj.get('models') or {})})")

@@ -6,11 +6,13 @@ HF splits every fused ``qkv`` (and the probe's ``kv``) into separate projections
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import torch
 
+from .errors import CheckpointError
 from .presets import EncoderConfig, PredictorConfig
 
 # HF name pattern -> official name; "{part}" marks a piece of a fused projection.
@@ -128,40 +130,64 @@ def official_to_hf(
     return out
 
 
-def configs_from_hf(cfg: dict[str, Any]) -> tuple[EncoderConfig, PredictorConfig]:
-    """Encoder and predictor configs from an HF VJEPA2 ``config.json`` (defaults = ViT-L, as HF's)."""
-    hidden = int(cfg.get("hidden_size", 1024))
-    crop = int(cfg.get("crop_size", 256))
-    patch = int(cfg.get("patch_size", 16))
-    tubelet = int(cfg.get("tubelet_size", 2))
-    frames = int(cfg.get("frames_per_clip", 64))
-    eps = float(cfg.get("layer_norm_eps", 1e-6))
+def _value(cfg: dict[str, Any], key: str, default: Any, kind: type, source: str) -> Any:
+    """``cfg[key]`` (or ``default``) checked to be a positive int, a positive finite float or a bool."""
+    value = cfg.get(key, default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        expected = {bool: "true or false", int: "a positive integer", float: "a positive finite number"}[kind]
+        raise CheckpointError(f"{source}: key {key!r} is {value!r}, expected {expected}; fix the file or download the "
+                              "snapshot again")
+    return kind(value)
+
+
+def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[EncoderConfig, PredictorConfig]:
+    """Encoder and predictor configs from an HF VJEPA2 ``config.json`` (defaults = ViT-L, as HF's); a malformed
+    value raises :class:`CheckpointError` naming ``source`` and the key."""
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{source}: holds a JSON {type(cfg).__name__}, expected an object of config keys")
+
+    def get(key: str, default: Any, kind: type) -> Any:
+        return _value(cfg, key, default, kind, source)
+
+    hidden = get("hidden_size", 1024, int)
+    crop = get("crop_size", 256, int)
+    patch = get("patch_size", 16, int)
+    tubelet = get("tubelet_size", 2, int)
+    frames = get("frames_per_clip", 64, int)
+    eps = get("layer_norm_eps", 1e-6, float)
+    qkv_bias = get("qkv_bias", True, bool)
     enc = EncoderConfig(
         embed_dim=hidden,
-        depth=int(cfg.get("num_hidden_layers", 24)),
-        num_heads=int(cfg.get("num_attention_heads", 16)),
-        mlp_hidden_dim=round(hidden * float(cfg.get("mlp_ratio", 4.0))),
+        depth=get("num_hidden_layers", 24, int),
+        num_heads=get("num_attention_heads", 16, int),
+        mlp_hidden_dim=round(hidden * get("mlp_ratio", 4.0, float)),
         patch_size=patch,
         tubelet_size=tubelet,
-        in_chans=int(cfg.get("in_chans", 3)),
+        in_chans=get("in_chans", 3, int),
         img_size=crop,
         num_frames=frames,
-        qkv_bias=bool(cfg.get("qkv_bias", True)),
+        qkv_bias=qkv_bias,
         norm_eps=eps,
     )
-    p = int(cfg.get("pred_hidden_size", 384))
+    p = get("pred_hidden_size", 384, int)
     pred = PredictorConfig(
         embed_dim=hidden,
         predictor_embed_dim=p,
-        depth=int(cfg.get("pred_num_hidden_layers", 12)),
-        num_heads=int(cfg.get("pred_num_attention_heads", 12)),
-        mlp_hidden_dim=round(p * float(cfg.get("pred_mlp_ratio", 4.0))),
-        num_mask_tokens=int(cfg.get("pred_num_mask_tokens", 10)),
+        depth=get("pred_num_hidden_layers", 12, int),
+        num_heads=get("pred_num_attention_heads", 12, int),
+        mlp_hidden_dim=round(p * get("pred_mlp_ratio", 4.0, float)),
+        num_mask_tokens=get("pred_num_mask_tokens", 10, int),
         img_size=crop,
         patch_size=patch,
         tubelet_size=tubelet,
         num_frames=frames,
-        qkv_bias=bool(cfg.get("qkv_bias", True)),
+        qkv_bias=qkv_bias,
         norm_eps=eps,
     )
     return enc, pred

@@ -10,6 +10,7 @@ Typical use, once per decision::
 from vjepa_bench.planning.cem import (
     CEMOutput,
     EnergyFn,
+    NonFiniteEnergy,
     action_bound,
     cem,
     initial_std,
@@ -42,6 +43,7 @@ __all__ = [
     "EnergyFn",
     "FAST_CEM_GRAD",
     "LatentRolloutEnergy",
+    "NonFiniteEnergy",
     "PAPER_CEM",
     "PRESETS",
     "SIM_CEM",

@@ -2,7 +2,7 @@
 
 Shapes: S samples, H horizon steps, A = 7 action dims, Ap planned dims, K elites, I iterations.
 Only the planned dims are sampled (position always; rotation and gripper when configured); the others are
-exactly 0. Nothing in the loop moves data to the host.
+exactly 0. Nothing in the loop moves data to the host; a non-finite energy is reported once, after it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,20 @@ from vjepa_bench.planning.config import PlannerConfig
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 """Maps action sequences ``(S, H, 7)`` to energies ``(S,)`` (lower is better)."""
+
+
+class NonFiniteEnergy(RuntimeError):
+    """The world model gave a NaN or infinite energy: its plan would be meaningless. The message starts with
+    "world model produced non-finite energy"; a caller may add which checkpoint it was."""
+
+
+def require_finite_energy(finite: torch.Tensor, where: str) -> None:
+    """Raise :class:`NonFiniteEnergy` unless the boolean ``finite`` is true (one host sync)."""
+    if not bool(finite):
+        raise NonFiniteEnergy(
+            f"world model produced non-finite energy (NaN or infinity) during {where}; its weights or inputs are "
+            "broken: check the checkpoint (re-train or download it again) and the observations"
+        )
 
 
 def planned_dims(config: PlannerConfig) -> list[int]:
@@ -112,12 +126,14 @@ def cem(
     mean = mean * (bound > 0)  # (H, A) dims not planned stay exactly 0
     std = std * (bound > 0)  # (H, A)
     best, elite_mean_energy, spread = [], [], []
+    finite = torch.ones((), dtype=torch.bool, device=device)
     for _ in range(config.iterations):
         noise = torch.randn(samples, horizon, len(dims), generator=generator, device=device)  # (S, H, Ap)
         sampled = mean[:, dims] + std[:, dims] * noise  # (S, H, Ap)
         actions = torch.zeros(samples, horizon, ACTION_DIM, device=device).index_copy(2, dims, sampled)  # (S, H, A)
         actions = torch.maximum(torch.minimum(actions, bound), -bound)  # (S, H, A) per-dim box
         energies = evaluate(energy_fn, actions, config.max_batch).float()  # (S,)
+        finite &= torch.isfinite(energies).all()
         elite_energies, elite_idx = torch.topk(energies, topk, largest=False, sorted=True)  # (K,), (K,)
         elites = actions[elite_idx]  # (K, H, A)
         elite_std = elites.std(0)  # (H, A) unbiased
@@ -126,6 +142,7 @@ def cem(
         best.append(elite_energies[0])
         elite_mean_energy.append(elite_energies.mean())
         spread.append(elite_std.mean(0))  # (A,)
+    require_finite_energy(finite, "CEM")
     return CEMOutput(
         mean=mean,
         std=std,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from vjepa_bench.layout import ACTION_DIM
-from vjepa_bench.planning.cem import EnergyFn, action_bound, planned_dims
+from vjepa_bench.planning.cem import EnergyFn, action_bound, planned_dims, require_finite_energy
 from vjepa_bench.planning.config import PlannerConfig
 
 LR_FLOOR = 0.01
@@ -64,11 +64,13 @@ def refine(energy_fn: EnergyFn, config: PlannerConfig, candidates: torch.Tensor)
     best_x = x.detach().clone()  # (N, H, Ap)
     best_e = torch.full((x.shape[0],), math.inf, device=device)  # (N,)
     history = []
+    finite = torch.ones((), dtype=torch.bool, device=device)
     steps = config.grad_steps
     for step in range(steps + 1):
         last = step == steps
         with torch.set_grad_enabled(not last):
             energies, grad = _energy_and_grad(energy_fn, x, dims, bound, config.max_batch, not last)  # (N,)
+        finite &= torch.isfinite(energies).all()
         better = energies < best_e  # (N,)
         best_e = torch.where(better, energies, best_e)  # (N,)
         best_x = torch.where(better[:, None, None], x.detach(), best_x)  # (N, H, Ap)
@@ -82,6 +84,7 @@ def refine(energy_fn: EnergyFn, config: PlannerConfig, candidates: torch.Tensor)
         optimizer.step()
         with torch.no_grad():
             x.clamp_(-1.0, 1.0)
+    require_finite_energy(finite, "gradient refinement")
     winner = best_e.argmin()  # ()
     actions = torch.zeros(candidates.shape[1], ACTION_DIM, device=device)  # (H, A)
     actions[:, dims] = best_x[winner] * bound

@@ -11,7 +11,7 @@ import torch
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import GRIPPER
-from vjepa_bench.planning.cem import EnergyFn, cem, evaluate
+from vjepa_bench.planning.cem import EnergyFn, cem, evaluate, require_finite_energy
 from vjepa_bench.planning.config import PlannerConfig
 from vjepa_bench.planning.gradient import refine
 
@@ -117,6 +117,7 @@ class Planner:
             self.previous = plan.detach().clone()  # (H, 7)
             actions = apply_deadband(plan.detach(), config)  # (H, 7)
             energy = evaluate(energy_fn, actions[None], config.max_batch)[0]  # ()
+            require_finite_energy(torch.isfinite(energy), "the final evaluation of the plan")
         evaluations += config.horizon
         host = [t.detach().float().cpu() for t in (actions, energy, energies, out.elite_mean_energy, out.elite_std)]
         return PlanResult(

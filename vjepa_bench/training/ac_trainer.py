@@ -33,17 +33,19 @@ from vjepa_bench.models.ac_predictor import build_ac_predictor
 from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.training import checkpoints
 from vjepa_bench.training.config import EncoderSource, TrainACConfig
-from vjepa_bench.training.data import SubsetSource, split_indices
+from vjepa_bench.training.data import SubsetSource, check_finite_store, split_indices
 from vjepa_bench.training.features import FeatureClipDataset, load_or_build_cache
 from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.runtime import (
     DistInfo,
     MetricsLog,
     all_reduce_mean,
-    atomic_save,
     barrier,
     init_distributed,
+    load_state,
     optimizer_step,
+    require_finite,
+    save_state,
     shutdown,
 )
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
@@ -149,6 +151,7 @@ class ACTrainer:
             reader = TrajectoryReader(d.stores)
         except FileNotFoundError as err:
             raise UsageError(f"data.stores: {err}") from err
+        check_finite_store(reader)
         if len(reader) < 2 and d.val_fraction > 0:
             raise UsageError(f"data.stores hold {len(reader)} trajectory; need 2 or more to hold one out")
         train_idx, val_idx = split_indices(len(reader), d.val_fraction, d.split_seed)
@@ -199,7 +202,7 @@ class ACTrainer:
         path = self._state_path()
         if not (self.cfg.resume and path.is_file()):
             return 0, {}
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_state(path, self.device)
         if state["predictor_config"] != self.predictor.config.to_dict():
             raise UsageError(
                 f"{path} was trained with another predictor config; use a new output_dir or resume=false"
@@ -230,9 +233,11 @@ class ACTrainer:
         }
 
     def _save(self, step: int, last_losses: dict[str, float]) -> None:
+        require_finite(torch.cat([p.detach().flatten() for p in self.predictor.parameters()]), step,
+                       "predictor's weights", self.info)
         if not self.info.is_main:
             return
-        atomic_save(
+        save_state(
             {
                 "step": step,
                 "predictor": self.predictor.state_dict(),
@@ -295,6 +300,7 @@ class ACTrainer:
                 lr = self.schedule.lr(step)
                 set_lr(self.optimizer, lr)
                 losses = self._losses(self.model, batch)
+                require_finite(losses.total, step + 1, "training loss", self.info)
                 grad_norm = optimizer_step(self.optimizer, losses.total, params, cfg.optim.grad_clip)
                 step += 1
                 bar.update(1)

@@ -1,12 +1,30 @@
-"""Which trajectories a training run reads: held-out split and a subset view of a trajectory store."""
+"""Which trajectories a training run reads: finite data, held-out split and a subset view of a trajectory store."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 
+import h5py
 import numpy as np
 
 from vjepa_bench.data.clips import TrajectorySource
+from vjepa_bench.data.store import TrajectoryReader
+from vjepa_bench.errors import UsageError
+
+
+def check_finite_store(reader: TrajectoryReader) -> None:
+    """Raise a UsageError naming the file and dataset when any trajectory's states or actions hold NaN/inf."""
+    for path, infos in groupby(reader.infos, key=lambda info: info.path):
+        with h5py.File(path, "r") as handle:
+            for info in infos:
+                group = handle["trajectories"][info.group]
+                for name in ("states", "actions"):
+                    if not np.isfinite(group[name][()]).all():
+                        raise UsageError(
+                            f"{path}:/trajectories/{info.group}/{name} holds NaN or infinite values; "
+                            "fix or re-collect that trajectory, or leave its store out of data.stores"
+                        )
 
 
 def split_indices(count: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

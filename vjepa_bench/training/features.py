@@ -3,8 +3,8 @@
 The AC predictor reads each frame encoded on its own as a duplicated 2-frame tubelet (docs/conventions.md#encoder), so the
 features of a frame do not depend on its clip: a dataset is encoded once and clips are cut from the cache.
 The cache stores the raw encoder output (before the parameter-free layer norm, which the loss applies) in
-float16, with the states and stored actions, and is keyed by the encoder weights, image size and the
-trajectories it came from, so a stale cache is rebuilt rather than reused.
+float16, with the states and stored actions, and is keyed by the encoder weights, image size and the bytes of
+the store files it came from (in order), so a cache of a rewritten store is rebuilt rather than reused.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from tqdm import tqdm
 
 from vjepa_bench import layout
 from vjepa_bench.data.clips import TrajectorySource
+from vjepa_bench.data.store import shard_paths
 from vjepa_bench.data.transforms import preprocess_train_frames
 from vjepa_bench.models import inference_autocast
-from vjepa_bench.training.runtime import atomic_save
+from vjepa_bench.models.checkpoints import file_sha256
+from vjepa_bench.training.runtime import save_state
 
 
 def module_digest(module: nn.Module) -> str:
@@ -63,10 +65,18 @@ def encode_source(
     return {"features": feats, "states": states, "actions": actions}
 
 
-def cache_key(encoder: nn.Module, image_size: int, stores: list[str], lengths: list[int]) -> str:
+def store_files(stores: list[str]) -> list[Path]:
+    """The shard files a reader of ``stores`` reads, in its order."""
+    return [f for s in stores for f in (shard_paths(s) if Path(s).is_dir() else [Path(s)])]
+
+
+def cache_key(encoder: nn.Module, image_size: int, stores: list[str]) -> str:
+    """sha256 over the encoder weights, ``image_size`` and the content of every store file, in reading order."""
     digest = hashlib.sha256()
     digest.update(module_digest(encoder).encode())
-    digest.update(f"{image_size}|{sorted(str(Path(s).resolve()) for s in stores)}|{lengths}".encode())
+    digest.update(f"{image_size}".encode())
+    for path in store_files(stores):
+        digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 
@@ -80,14 +90,14 @@ def load_or_build_cache(
     progress: bool = True,
 ) -> dict[str, Any]:
     """The cache at ``path`` if its key matches, else encode ``source`` and write it (atomically)."""
-    key = cache_key(encoder, image_size, stores, source.lengths())
+    key = cache_key(encoder, image_size, stores)
     if path.is_file():
         cache = torch.load(path, map_location="cpu", weights_only=True)
         if cache.get("key") == key:
             return cache
     cache = encode_source(encoder, source, image_size, device, progress=progress)
     cache["key"] = key
-    atomic_save(cache, path)
+    save_state(cache, path)
     return cache
 
 

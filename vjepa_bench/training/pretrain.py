@@ -34,14 +34,16 @@ from vjepa_bench.models.rope import positions_from_ids, rope_tables
 from vjepa_bench.training import checkpoints
 from vjepa_bench.training.ac_trainer import EpochBatches
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
-from vjepa_bench.training.data import SubsetSource, split_indices
+from vjepa_bench.training.data import SubsetSource, check_finite_store, split_indices
 from vjepa_bench.training.runtime import (
     MetricsLog,
     all_reduce_mean,
-    atomic_save,
     barrier,
     init_distributed,
+    load_state,
     optimizer_step,
+    require_finite,
+    save_state,
     shutdown,
 )
 from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
@@ -156,6 +158,7 @@ class Pretrainer:
             reader = TrajectoryReader(cfg.data.stores)
         except FileNotFoundError as err:
             raise UsageError(f"data.stores: {err}") from err
+        check_finite_store(reader)
         train_idx, _ = split_indices(len(reader), cfg.data.val_fraction, cfg.data.split_seed)
         self.dataset = ClipDataset(SubsetSource(reader, train_idx), cfg.data.frames_per_clip, cfg.data.image_size,
                                    actions=cfg.data.actions, seed=cfg.seed)  # fmt: skip
@@ -176,16 +179,18 @@ class Pretrainer:
         path = self.out / "train_state.pt"
         if not (self.cfg.resume and path.is_file()):
             return 0, float("nan")
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_state(path, self.device)
         self.jepa.load_state_dict(state["jepa"])
         self.target.load_state_dict(state["target_encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
         return int(state["step"]), float(state.get("loss", float("nan")))
 
     def _save(self, step: int, loss: float) -> None:
+        require_finite(torch.cat([p.detach().flatten() for p in self.jepa.parameters()]), step, "model's weights",
+                       self.info)
         if not self.info.is_main:
             return
-        atomic_save(
+        save_state(
             {"step": step, "loss": loss, "jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict(),
              "optimizer": self.optimizer.state_dict(), "config": dataclasses.asdict(self.cfg)},
             self.out / "train_state.pt",
@@ -215,6 +220,7 @@ class Pretrainer:
                 set_lr(self.optimizer, lr)
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
                     loss = jepa_loss(self.model, self.target, video, ctx_ids, tgt_ids)
+                require_finite(loss, step + 1, "training loss", info)
                 grad_norm = optimizer_step(self.optimizer, loss, params, cfg.optim.grad_clip)
                 m = self.momentum(step)
                 self._ema_update(m)

@@ -1,10 +1,12 @@
 """What every training loop needs: device choice, torch.distributed set-up from torchrun's environment,
-atomic checkpoint writes and a CSV (+ optional TensorBoard) metrics log."""
+atomic, code-free train-state files, finite-loss checks and a CSV (+ optional TensorBoard) metrics log."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from vjepa_bench.errors import UsageError
+from vjepa_bench.fileio import write_atomic, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,41 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params:
     return grad_norm
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file then rename: a kill never leaves a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_state(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` of tensors and plain Python (what :func:`load_state` accepts), written atomically."""
+    write_atomic(path, lambda f: torch.save(state, f))
+
+
+def load_state(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A file written by :func:`save_state`, read with ``weights_only=True``: a file that would run code is refused."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UsageError(
+            f"{path}: holds Python objects beyond tensors and plain values, refused (loading it could run code); "
+            "delete it or use a new output_dir"
+        ) from err
+    except (OSError, RuntimeError, EOFError) as err:
+        raise UsageError(f"{path}: could not be read ({type(err).__name__}); delete it or use a new output_dir") from err
+    if not isinstance(state, dict):
+        raise UsageError(f"{path}: holds a {type(state).__name__}, not a train state; delete it or use a new output_dir")
+    return state
+
+
+class NonFiniteLoss(UsageError):
+    """Training produced a NaN or infinite loss or weights; nothing non-finite is written."""
+
+
+def require_finite(values: torch.Tensor, step: int, what: str, info: DistInfo) -> None:
+    """Raise :class:`NonFiniteLoss` on every rank when ``values`` holds NaN/inf on any rank."""
+    flag = (~torch.isfinite(values.detach())).any().float().reshape(1)
+    if info.enabled and dist.is_initialized():
+        dist.all_reduce(flag)
+    if flag.item():
+        raise NonFiniteLoss(
+            f"step {step}: the {what} is not finite (NaN or infinity); training stopped and no checkpoint of it was "
+            "written; lower optim.peak_lr or optim.grad_clip, or check the data"
+        )
 
 
 class MetricsLog:
@@ -109,20 +141,19 @@ class MetricsLog:
         if not active:
             return
         directory.mkdir(parents=True, exist_ok=True)
-        kept: list[dict[str, str]] = []
-        if self.path.is_file():
-            with self.path.open(newline="") as fh:
-                kept = [row for row in csv.DictReader(fh) if int(row["step"]) <= resume_step]
-        with self.path.open("w", newline="") as fh:
-            out = csv.DictWriter(fh, fieldnames=self.FIELDS)
-            out.writeheader()
-            out.writerows(kept)
+        # rewritten whole (a kill during the rewrite keeps the old file): a resumed run drops the rows past its step
+        kept = self._rows_until(resume_step) if self.path.is_file() else []
+        write_text_atomic(self.path, _csv_text(self.FIELDS, kept))
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as err:
                 raise UsageError("tensorboard=true needs the `tensorboard` package (pip install tensorboard)") from err
             self.writer = SummaryWriter(str(directory / "tensorboard"), purge_step=resume_step + 1)
+
+    def _rows_until(self, step: int) -> list[dict[str, str]]:
+        with self.path.open(newline="") as fh:
+            return [row for row in csv.DictReader(fh) if int(row["step"]) <= step]
 
     def log(self, step: int, split: str, **values: float) -> None:
         if not self.active:
@@ -137,6 +168,14 @@ class MetricsLog:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def _csv_text(fields: tuple[str, ...], rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO(newline="")
+    out = csv.DictWriter(buffer, fieldnames=fields)
+    out.writeheader()
+    out.writerows(rows)
+    return buffer.getvalue()
 
 
 def read_metrics(directory: Path) -> list[dict[str, str]]:
