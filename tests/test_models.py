@@ -4,6 +4,7 @@ checkpoint formats and errors, FLOPs and the models bench.  Data: tests/data/vje
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,8 +27,7 @@ from vjepa_bench.models import (
     save_checkpoint,
 )
 from vjepa_bench.models.ac_predictor import block_causal_mask
-from vjepa_bench.models.hf import hf_config_from, official_to_hf
-from vjepa_bench.models.presets import ac_predictor_config, encoder_config
+from vjepa_bench.models.presets import EncoderConfig, PredictorConfig, ac_predictor_config, encoder_config
 from vjepa_bench.models.rope import apply_rope, rope_segment_dim, rope_tables
 
 DATA = Path(__file__).parent / "data" / "vjepa2"
@@ -213,10 +213,8 @@ def test_encoder_inputs_and_image_helpers() -> None:
     enc = build_encoder("vit_tiny", depth=2).eval()
     video = torch.randn(2, 3, 3, 32, 48)
     with torch.no_grad():
-        frames = enc.encode_frames(video)
-        assert frames.shape == (2, 3 * 6, 192)
         single = enc.encode_image(video[:, :, 1])
-        assert torch.allclose(frames[:, 6:12], single, atol=1e-5)
+        assert single.shape == (2, 6, 192)
         dup = enc(video[:, :, 1:2].expand(-1, -1, 2, -1, -1))
         assert torch.allclose(dup, single, atol=1e-6)
         both = enc(torch.randn(1, 3, 4, 32, 32), out_layers=[0, 1])
@@ -338,6 +336,87 @@ def test_fake_official_ac_and_probe_by_name(tmp_path: Path, tiny_models: dict[st
     _same_outputs(probe, probes.probe, torch.randn(2, 7, 192))
     with pytest.raises(CheckpointError, match="holds no ac_predictor"):
         load_checkpoint("ssv2-vitl-16x2x3", kind="ac_predictor")
+
+
+def official_to_hf(
+    encoder: dict[str, torch.Tensor] | None = None,
+    predictor: dict[str, torch.Tensor] | None = None,
+    probe: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Inverse of ``hf_to_official``: how an HF snapshot names our weights."""
+    out: dict[str, torch.Tensor] = {}
+
+    def split(prefix: str, value: torch.Tensor, names: tuple[str, ...], suffix: str) -> None:
+        for name, chunk in zip(names, value.chunk(len(names), dim=0)):
+            out[f"{prefix}{name}{suffix}"] = chunk.clone()
+
+    for k, v in (encoder or {}).items():
+        if m := re.match(r"blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"encoder.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
+            continue
+        k2 = re.sub(r"^blocks\.(\d+)\.attn\.", r"encoder.layer.\1.attention.", k)
+        k2 = re.sub(r"^blocks\.", "encoder.layer.", k2)
+        k2 = re.sub(r"^patch_embed\.", "encoder.embeddings.patch_embeddings.", k2)
+        out[re.sub(r"^norm\.", "encoder.layernorm.", k2)] = v
+    masks = []
+    for k, v in (predictor or {}).items():
+        if k.startswith("mask_tokens."):
+            masks.append((int(k.split(".")[1]), v))
+            continue
+        if m := re.match(r"predictor_blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"predictor.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
+            continue
+        k2 = re.sub(r"^predictor_blocks\.(\d+)\.attn\.", r"predictor.layer.\1.attention.", k)
+        k2 = re.sub(r"^predictor_blocks\.", "predictor.layer.", k2)
+        k2 = re.sub(r"^predictor_embed\.", "predictor.embeddings.predictor_embeddings.", k2)
+        k2 = re.sub(r"^predictor_norm\.", "predictor.layernorm.", k2)
+        out[re.sub(r"^predictor_proj\.", "predictor.proj.", k2)] = v
+    if masks:
+        out["predictor.embeddings.mask_tokens"] = torch.stack([v for _, v in sorted(masks, key=lambda t: t[0])])
+    for k, v in (probe or {}).items():
+        if m := re.match(r"pooler\.blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
+            split(f"pooler.self_attention_layers.{m[1]}.self_attn.", v, ("q_proj", "k_proj", "v_proj"), m[2])
+            continue
+        if m := re.match(r"pooler\.cross_attention_block\.xattn\.kv(\.\w+)$", k):
+            split("pooler.cross_attention_layer.cross_attn.", v, ("k_proj", "v_proj"), m[1])
+            continue
+        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.attn\.proj\.", r"pooler.self_attention_layers.\1.self_attn.out_proj.", k)
+        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.norm(\d)\.", r"pooler.self_attention_layers.\1.layer_norm\2.", k2)
+        k2 = re.sub(r"^pooler\.blocks\.", "pooler.self_attention_layers.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.xattn\.q\.", "pooler.cross_attention_layer.cross_attn.q_proj.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.norm(\d)\.", r"pooler.cross_attention_layer.layer_norm\1.", k2)
+        k2 = re.sub(r"^pooler\.cross_attention_block\.", "pooler.cross_attention_layer.", k2)
+        out[re.sub(r"^linear\.", "classifier.", k2)] = v
+    return out
+
+
+def hf_config_from(encoder: EncoderConfig, predictor: PredictorConfig | None = None) -> dict[str, Any]:
+    """An HF-style ``config.json`` dict describing our configs (inverse of ``configs_from_hf``)."""
+    cfg: dict[str, Any] = {
+        "model_type": "vjepa2",
+        "architectures": ["VJEPA2Model"],
+        "hidden_size": encoder.embed_dim,
+        "num_hidden_layers": encoder.depth,
+        "num_attention_heads": encoder.num_heads,
+        "mlp_ratio": encoder.mlp_hidden_dim / encoder.embed_dim,
+        "patch_size": encoder.patch_size,
+        "tubelet_size": encoder.tubelet_size,
+        "in_chans": encoder.in_chans,
+        "crop_size": encoder.img_size[0],
+        "frames_per_clip": encoder.num_frames,
+        "layer_norm_eps": encoder.norm_eps,
+        "qkv_bias": encoder.qkv_bias,
+        "hidden_act": "gelu",
+    }
+    if predictor is not None:
+        cfg.update(
+            pred_hidden_size=predictor.predictor_embed_dim,
+            pred_num_hidden_layers=predictor.depth,
+            pred_num_attention_heads=predictor.num_heads,
+            pred_mlp_ratio=predictor.mlp_hidden_dim / predictor.predictor_embed_dim,
+            pred_num_mask_tokens=predictor.num_mask_tokens,
+        )
+    return cfg
 
 
 def test_fake_hf_snapshot(tmp_path: Path, tiny_models: dict[str, torch.nn.Module]) -> None:

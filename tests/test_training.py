@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -22,13 +23,17 @@ from vjepa_bench.training.ac_trainer import train_ac
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
 from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.pretrain import pretrain, sample_masks
-from vjepa_bench.training.runtime import read_metrics
 from vjepa_bench.training.schedule import Schedule, param_groups
 
 SIZE = 32
 TINY_ENCODER = {"embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_hidden_dim": 64, "patch_size": 8, "img_size": SIZE}
 TINY_AC = {"predictor_embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_hidden_dim": 64}
 TINY_PRED = {"predictor_embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_hidden_dim": 64}
+
+
+def read_metrics(directory: Path) -> list[dict[str, str]]:
+    with (directory / "metrics.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def _render(position: np.ndarray) -> np.ndarray:
@@ -130,11 +135,11 @@ def test_ac_training_loss_falls_and_resume_is_exact(store: Path, tmp_path: Path)
 
     # killed after 20 steps (its last checkpoint), then restarted with the full budget of 30
     train_ac(_ac_config(store, tmp_path / "resumed", steps=20))
-    state = torch.load(tmp_path / "resumed" / "train_state.pt", weights_only=False)
+    state = torch.load(tmp_path / "resumed" / "train_state.pt", weights_only=True)
     assert state["step"] == 20
     assert all(int(s["step"]) == 20 for s in state["optimizer"]["state"].values())
     train_ac(_ac_config(store, tmp_path / "resumed", steps=30))
-    state = torch.load(tmp_path / "resumed" / "train_state.pt", weights_only=False)
+    state = torch.load(tmp_path / "resumed" / "train_state.pt", weights_only=True)
     assert state["step"] == 30
     assert all(int(s["step"]) == 30 for s in state["optimizer"]["state"].values())
     steps = [int(r["step"]) for r in read_metrics(tmp_path / "resumed") if r["split"] == "train"]

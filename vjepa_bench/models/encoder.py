@@ -106,14 +106,6 @@ class VisionTransformer(nn.Module):
         assert isinstance(out, torch.Tensor)
         return out
 
-    def encode_frames(self, video: torch.Tensor) -> torch.Tensor:
-        """Encode every frame of ``(B, C, T, H, W)`` independently (duplicated tubelets) -> ``(B, T * tokens, D)``,
-        frame-major: the input layout of the AC predictor (docs/conventions.md#ac-predictor)."""
-        b, c, t, h, w = video.shape
-        frames = video.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)  # (B*T, C, H, W)
-        tokens = self.encode_image(frames)  # (B*T, n, D)
-        return tokens.reshape(b, t * tokens.shape[1], tokens.shape[2])  # (B, T*n, D)
-
 
 def build_encoder(name: str = "vit_large", **overrides: Any) -> VisionTransformer:
     """Build an encoder from a preset (``vit_tiny``, ``vit_small``, ``vit_large``, ``vit_huge``, ``vit_giant``

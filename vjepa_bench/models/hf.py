@@ -78,58 +78,6 @@ def hf_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, dict[str, t
     return out
 
 
-def official_to_hf(
-    encoder: dict[str, torch.Tensor] | None = None,
-    predictor: dict[str, torch.Tensor] | None = None,
-    probe: dict[str, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`hf_to_official` (used to write HF-style snapshots, e.g. in tests)."""
-    out: dict[str, torch.Tensor] = {}
-
-    def split(prefix: str, value: torch.Tensor, names: tuple[str, ...], suffix: str) -> None:
-        for name, chunk in zip(names, value.chunk(len(names), dim=0)):
-            out[f"{prefix}{name}{suffix}"] = chunk.clone()
-
-    for k, v in (encoder or {}).items():
-        if m := re.match(r"blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
-            split(f"encoder.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
-            continue
-        k2 = re.sub(r"^blocks\.(\d+)\.attn\.", r"encoder.layer.\1.attention.", k)
-        k2 = re.sub(r"^blocks\.", "encoder.layer.", k2)
-        k2 = re.sub(r"^patch_embed\.", "encoder.embeddings.patch_embeddings.", k2)
-        out[re.sub(r"^norm\.", "encoder.layernorm.", k2)] = v
-    masks = []
-    for k, v in (predictor or {}).items():
-        if k.startswith("mask_tokens."):
-            masks.append((int(k.split(".")[1]), v))
-            continue
-        if m := re.match(r"predictor_blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
-            split(f"predictor.layer.{m[1]}.attention.", v, ("query", "key", "value"), m[2])
-            continue
-        k2 = re.sub(r"^predictor_blocks\.(\d+)\.attn\.", r"predictor.layer.\1.attention.", k)
-        k2 = re.sub(r"^predictor_blocks\.", "predictor.layer.", k2)
-        k2 = re.sub(r"^predictor_embed\.", "predictor.embeddings.predictor_embeddings.", k2)
-        k2 = re.sub(r"^predictor_norm\.", "predictor.layernorm.", k2)
-        out[re.sub(r"^predictor_proj\.", "predictor.proj.", k2)] = v
-    if masks:
-        out["predictor.embeddings.mask_tokens"] = torch.stack([v for _, v in sorted(masks, key=lambda t: t[0])])
-    for k, v in (probe or {}).items():
-        if m := re.match(r"pooler\.blocks\.(\d+)\.attn\.qkv(\.\w+)$", k):
-            split(f"pooler.self_attention_layers.{m[1]}.self_attn.", v, ("q_proj", "k_proj", "v_proj"), m[2])
-            continue
-        if m := re.match(r"pooler\.cross_attention_block\.xattn\.kv(\.\w+)$", k):
-            split("pooler.cross_attention_layer.cross_attn.", v, ("k_proj", "v_proj"), m[1])
-            continue
-        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.attn\.proj\.", r"pooler.self_attention_layers.\1.self_attn.out_proj.", k)
-        k2 = re.sub(r"^pooler\.blocks\.(\d+)\.norm(\d)\.", r"pooler.self_attention_layers.\1.layer_norm\2.", k2)
-        k2 = re.sub(r"^pooler\.blocks\.", "pooler.self_attention_layers.", k2)
-        k2 = re.sub(r"^pooler\.cross_attention_block\.xattn\.q\.", "pooler.cross_attention_layer.cross_attn.q_proj.", k2)
-        k2 = re.sub(r"^pooler\.cross_attention_block\.norm(\d)\.", r"pooler.cross_attention_layer.layer_norm\1.", k2)
-        k2 = re.sub(r"^pooler\.cross_attention_block\.", "pooler.cross_attention_layer.", k2)
-        out[re.sub(r"^linear\.", "classifier.", k2)] = v
-    return out
-
-
 def _value(cfg: dict[str, Any], key: str, default: Any, kind: type, source: str) -> Any:
     """``cfg[key]`` (or ``default``) checked to be a positive int, a positive finite float or a bool."""
     value = cfg.get(key, default)
@@ -191,32 +139,3 @@ def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[E
         norm_eps=eps,
     )
     return enc, pred
-
-
-def hf_config_from(encoder: EncoderConfig, predictor: PredictorConfig | None = None) -> dict[str, Any]:
-    """An HF-style ``config.json`` dict describing our configs (inverse of :func:`configs_from_hf`)."""
-    cfg: dict[str, Any] = {
-        "model_type": "vjepa2",
-        "architectures": ["VJEPA2Model"],
-        "hidden_size": encoder.embed_dim,
-        "num_hidden_layers": encoder.depth,
-        "num_attention_heads": encoder.num_heads,
-        "mlp_ratio": encoder.mlp_hidden_dim / encoder.embed_dim,
-        "patch_size": encoder.patch_size,
-        "tubelet_size": encoder.tubelet_size,
-        "in_chans": encoder.in_chans,
-        "crop_size": encoder.img_size[0],
-        "frames_per_clip": encoder.num_frames,
-        "layer_norm_eps": encoder.norm_eps,
-        "qkv_bias": encoder.qkv_bias,
-        "hidden_act": "gelu",
-    }
-    if predictor is not None:
-        cfg.update(
-            pred_hidden_size=predictor.predictor_embed_dim,
-            pred_num_hidden_layers=predictor.depth,
-            pred_num_attention_heads=predictor.num_heads,
-            pred_mlp_ratio=predictor.mlp_hidden_dim / predictor.predictor_embed_dim,
-            pred_num_mask_tokens=predictor.num_mask_tokens,
-        )
-    return cfg

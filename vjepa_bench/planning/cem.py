@@ -85,9 +85,7 @@ class CEMOutput:
     """Result of ``cem``; all tensors on the planner's device."""
 
     mean: torch.Tensor  # (H, A) final sampling mean: the plan
-    std: torch.Tensor  # (H, A) final sampling std
     elites: torch.Tensor  # (K, H, A) last iteration's elites, best first
-    elite_energies: torch.Tensor  # (K,) their energies, ascending
     best_energy: torch.Tensor  # (I,) lowest sample energy per iteration
     elite_mean_energy: torch.Tensor  # (I,) mean elite energy per iteration
     elite_std: torch.Tensor  # (I, A) elite std per iteration, averaged over the horizon
@@ -145,9 +143,7 @@ def cem(
     require_finite_energy(finite, "CEM")
     return CEMOutput(
         mean=mean,
-        std=std,
         elites=elites,
-        elite_energies=elite_energies,
         best_energy=torch.stack(best),  # (I,)
         elite_mean_energy=torch.stack(elite_mean_energy),  # (I,)
         elite_std=torch.stack(spread),  # (I, A)

@@ -29,7 +29,6 @@ class RefineOutput:
     """Result of ``refine``."""
 
     actions: torch.Tensor  # (H, A) best plan seen over all candidates and steps
-    energy: torch.Tensor  # () its energy
     best_energy: torch.Tensor  # (steps + 1,) best energy so far over all candidates, after each evaluation
     evaluations: int  # forward sample-steps: N * (steps + 1) * H
     gradient_evaluations: int  # sample-steps back-propagated: N * steps * H
@@ -91,7 +90,6 @@ def refine(energy_fn: EnergyFn, config: PlannerConfig, candidates: torch.Tensor)
     n, horizon = candidates.shape[:2]
     return RefineOutput(
         actions=actions,
-        energy=best_e[winner],
         best_energy=torch.stack(history),
         evaluations=n * (steps + 1) * horizon,
         gradient_evaluations=n * steps * horizon,

@@ -176,9 +176,3 @@ def _csv_text(fields: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     out.writeheader()
     out.writerows(rows)
     return buffer.getvalue()
-
-
-def read_metrics(directory: Path) -> list[dict[str, str]]:
-    """Rows of ``<dir>/metrics.csv``."""
-    with (Path(directory) / "metrics.csv").open(newline="") as fh:
-        return list(csv.DictReader(fh))
