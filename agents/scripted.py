@@ -102,8 +102,9 @@ class ScriptedAgent:
         return self._env.target_pose()[1] if self._rotation is None else self._rotation
 
     def _turned(self) -> bool:
+        """The rest of the turn to the grasp fits in one step (it finishes while the hand descends)."""
         error = self._desired_rotation() * self._env.target_pose()[1].inv()
-        return error.magnitude() < 0.05
+        return error.magnitude() < layout.MAX_ROTATION_DELTA
 
     def _reached(self, target: np.ndarray, tolerance: float = CLOSE_ENOUGH) -> bool:
         env = self._env
