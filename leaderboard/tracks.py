@@ -19,7 +19,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 LOCK_FILE = Path(__file__).resolve().parent / "tracks.lock.json"
 SUBMISSIONS_DIR = Path(__file__).resolve().parent / "submissions"
 LOCK_VERSION = 1
-CAMERA_RANDOMIZATION = {"azimuth_deg": [35.0, 85.0], "elevation_deg": [20.0, 40.0], "distance": [1.2, 1.6]}
+CAMERA_RANDOMIZATION = {"azimuth_deg": [35.0, 85.0], "elevation_deg": [20.0, 35.0], "distance": [0.75, 0.95]}
 
 
 @dataclass(frozen=True)
