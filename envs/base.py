@@ -1,23 +1,12 @@
-"""The base Franka table-top env: scene compilation, the end-effector controller, observations, goals, privileged API.
+"""The base Franka table-top env: scene compilation, observations, goals, the gym API and the privileged API.
 
 Tasks subclass :class:`FrankaEnv` once and fill four hooks: ``_add_objects(spec)``, ``_initialize_episode(rng)``,
 ``_goal_specs()`` and ``_evaluate(data, subgoal)``; everything else (reward, termination, info, goals, rollouts)
 reads those.
 
-Controller (blocking, one call per 0.25 s action): the action moves a *target* flange pose (previous target + delta;
-position clipped to ``WORKSPACE_LOW/HIGH`` and to ``REACH_RADIUS`` from the shoulder, and raised so that no fingertip goes below ``FINGERTIP_CLEARANCE`` over the
-table; orientation kept inside a cone around the top-down pose: tilt of the hand axis at most ``MAX_TILT``, turn
-about the vertical at most ``MAX_YAW``); damped-least-squares IK, position first (orientation errors weigh
-``ROTATION_WEIGHT`` m per rad) on the MuJoCo Jacobian (a scratch ``MjData``,
-null-space pull toward the home posture) turns it into joint targets; the joint position servos (gravity-compensated
-links, see ``assets/panda.xml``) follow a smooth-step interpolation from the previous joint target over the first 70 %
-of the step and hold for the rest (125 physics steps of 2 ms), with velocity feed-forward (the servo aims at
-q_ref + (kv / kp) dq_ref). Step contract (tested with random action streams): the measured flange
-pose follows the target within ``STEP_TOLERANCE``, so next state = state + clipped action up to that tolerance. The gripper target closedness (previous + delta, clipped to [0, 1]) drives the two
-finger servos (force-limited to 20 N, so grasps are real friction contacts, no weld; closed = fingers pressed
-together at the joint limit, closedness 1). The joint-target sequence depends
-only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs the physics in C
-with ``mujoco.rollout``.
+Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
+plan depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
+the physics in C with ``mujoco.rollout``.
 
 State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link 7's axis, same orientation); the
 hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
@@ -41,94 +30,19 @@ from mujoco import rollout
 from scipy.spatial.transform import Rotation
 from vjepa_bench.envs import scene
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
+from vjepa_bench.envs.controller import (FINGER_OPEN, HOME_QPOS, NROBOT, SUBSTEPS, TOP_DOWN, WORKSPACE_HIGH,
+                                         WORKSPACE_LOW, ArmController, ControllerState, finger_targets)
 from vjepa_bench.envs.objects import OBJECTS, ObjectSpec
 from vjepa_bench.envs.rendering import Renderer
 
 from vjepa_bench import layout
 
-SUBSTEPS = int(round(layout.CONTROL_DT / scene.TIMESTEP))
-MOVE_FRACTION = 0.7
-"""Fraction of a control step over which the joint target moves; the rest lets the servos settle."""
-WORKSPACE_LOW = np.array([0.3, -0.35, 0.0])
-WORKSPACE_HIGH = np.array([0.7, 0.35, 0.55])
-"""Box (m, base frame) the flange target is clipped to (the fingertip floor below raises it further)."""
-FINGERTIP_CLEARANCE = 0.003
-"""No fingertip of the target pose goes lower than this above the table (m): the hand stops at the table."""
-MAX_TILT = 0.5
-"""Largest tilt (rad, ~29 deg) of the target hand axis away from pointing straight down."""
-MAX_YAW = np.pi / 3
-"""Largest turn (rad, 60 deg) of the target hand about the vertical, either way from the top-down pose (every grasp
-needs at most 45 deg)."""
-SHOULDER = np.array([0.0, 0.0, 0.333])
-REACH_RADIUS = 0.7
-"""The flange target stays within this distance (m) of the shoulder (joint 2), where every orientation of the cone
-is reachable; beyond it the arm is nearly straight."""
-ROTATION_WEIGHT = 0.2
-"""IK weight of an orientation error (m per rad): small, so an unreachable orientation never drags the position."""
-STEP_TOLERANCE = (0.04, 0.3)
-"""Measured flange vs target after any step of any action stream: position (m) and orientation (rad) within these
-(the step contract; typical is far tighter: p99 5 mm and 0.015 rad over random full-range streams)."""
-FINGER_OPEN = 0.04
-"""Finger joint travel (m): 0.04 per finger = 8 cm opening."""
-FINGER_OVERCLOSE = scene.FINGER_CTRL_OVERCLOSE
-"""The closed finger servo aims this far past the joint limit, so empty fingers close fully against friction."""
-HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
-TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
-"""Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
-camera's view, so that the gripper's opening shows in the image)."""
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0], np.float32)
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
 """Observation-space bounds of the state: beyond the arm's reach, Euler "xyz" ranges, closedness in [0, 1]."""
 START_LOW = (0.35, -0.15, 0.25)
 START_HIGH = (0.55, 0.15, 0.4)
 """Range (m) of the random start flange position, hand pointing down and open."""
-IK_ITERATIONS = 30
-IK_DAMPING = 1e-2
-NROBOT = 7
-
-
-def _smooth_profile() -> tuple[np.ndarray, np.ndarray]:
-    """Smooth-step position profile s(t) in [0, 1] over the first MOVE_FRACTION of a step, and its rate ds/dt (1/s),
-    sampled at the end of each physics step."""
-    move_time = MOVE_FRACTION * layout.CONTROL_DT
-    t = np.clip(np.arange(1, SUBSTEPS + 1) * scene.TIMESTEP / move_time, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t), 6.0 * t * (1.0 - t) / move_time
-
-
-_PROFILE, _PROFILE_RATE = _smooth_profile()
-
-
-def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve a small symmetric positive-definite system with MuJoCo's Cholesky (no BLAS threads: ~20x faster than
-    ``np.linalg.inv`` here when the CPUs are busy)."""
-    factor = np.array(matrix, dtype=np.float64)
-    mujoco.mju_cholFactor(factor, 0.0)
-    out = np.zeros(len(rhs))
-    mujoco.mju_cholSolve(out, factor, np.ascontiguousarray(rhs, dtype=np.float64))
-    return out
-
-
-def _finger_targets(closedness: float) -> list[float]:
-    """The two finger servo targets (m) for a gripper closedness in [0, 1] (closed aims past the joint limit)."""
-    finger = FINGER_OPEN * (1.0 - closedness) - FINGER_OVERCLOSE * closedness
-    return [finger, -finger]
-
-
-def bound_rotation(rotation: Rotation) -> Rotation:
-    """``rotation`` moved into the controller's cone: tilt from top-down at most ``MAX_TILT``, turn about the
-    vertical at most ``MAX_YAW`` (swing-twist split of the world-frame rotation away from ``TOP_DOWN``)."""
-    x, y, z, w = (rotation * TOP_DOWN.inv()).as_quat()
-    norm = np.hypot(z, w)
-    twist = Rotation.from_quat([0.0, 0.0, z / norm, w / norm]) if norm > 1e-9 else Rotation.identity()
-    swing = (rotation * TOP_DOWN.inv()) * twist.inv()
-    swing_vec, twist_vec = swing.as_rotvec(), twist.as_rotvec()
-    tilt, turn = np.linalg.norm(swing_vec), abs(twist_vec[2])
-    if tilt > MAX_TILT:
-        swing_vec *= MAX_TILT / tilt
-    if turn > MAX_YAW:
-        twist_vec *= MAX_YAW / turn
-    return Rotation.from_rotvec(swing_vec) * Rotation.from_rotvec(twist_vec) * TOP_DOWN
-
 
 @dataclass
 class GoalSpec:
@@ -194,17 +108,12 @@ class FrankaEnv(gym.Env):
         self._flange = m.site("flange").id
         self._grip = m.site("grip").id
         self._camera_id = m.camera(scene.OBS_CAMERA).id
-        self._arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
-        self._arm_dof = np.array([m.jnt_dofadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
-        self._finger_ctrl = np.array([NROBOT, NROBOT + 1])
-        # Servo force = kp (ctrl - q) - kv qdot; aiming at q_ref + (kv / kp) qdot_ref makes it a PD on the reference
-        # trajectory (velocity feed-forward), which removes the tracking lag of a moving target.
-        self._servo_lead = -m.actuator_biasprm[:NROBOT, 2] / m.actuator_gainprm[:NROBOT, 0]
-        self._finger_qpos = np.array([m.jnt_qposadr[m.joint(n).id] for n in ("finger_joint1", "finger_joint2")])
-        self._joint_low = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 0]
-        self._joint_high = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 1]
         self._finger_geoms = (self._body_geoms({"leftfinger", "finger_joint1_tip"}),
                               self._body_geoms({"rightfinger", "finger_joint2_tip"}))
+        self.controller = ArmController(m, self._finger_geoms)
+        self._arm_qpos = self.controller.arm_qpos
+        self._finger_qpos = self.controller.finger_qpos
+        self._finger_ctrl = self.controller.finger_ctrl
         if self.uses_object:
             self._object_body = m.body("object").id
             self._object_qpos = m.jnt_qposadr[m.joint("object_joint").id]
@@ -214,8 +123,6 @@ class FrankaEnv(gym.Env):
         mujoco.mj_kinematics(m, self._scratch)
         self._grip_to_flange = float(np.linalg.norm(self._scratch.site_xpos[self._flange]
                                                     - self._scratch.site_xpos[self._grip]))
-        self._fingertips = self._fingertip_points()
-        self._closed_opening = self._measure_closed_opening()
 
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
@@ -321,40 +228,8 @@ class FrankaEnv(gym.Env):
         state = np.empty(layout.STATE_DIM, np.float32)
         state[layout.POSITION] = data.site_xpos[self._flange]
         state[layout.ROTATION] = Rotation.from_matrix(data.site_xmat[self._flange].reshape(3, 3)).as_euler("xyz")
-        state[layout.GRIPPER] = self._closedness(data)
+        state[layout.GRIPPER] = self.controller.closedness(data)
         return state
-
-    def _fingertip_points(self) -> np.ndarray:
-        """Corners of the finger collision shapes (open and closed) in the flange frame, (N, 3): what must stay
-        above the table."""
-        d = self._scratch
-        points = []
-        for finger in (FINGER_OPEN, 0.0):
-            d.qpos[self._finger_qpos] = [finger, -finger]
-            mujoco.mj_kinematics(self.model, d)
-            flange_pos, flange_mat = d.site_xpos[self._flange], d.site_xmat[self._flange].reshape(3, 3)
-            for geom in np.concatenate(self._finger_geoms):
-                centre, half = self.model.geom_aabb[geom, :3], self.model.geom_aabb[geom, 3:]
-                corners = centre + half * np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
-                world = d.geom_xpos[geom] + corners @ d.geom_xmat[geom].reshape(3, 3).T
-                points.append((world - flange_pos) @ flange_mat)
-        return np.concatenate(points)
-
-    def _measure_closed_opening(self) -> float:
-        """Finger opening (m) of the empty closed gripper: the pads meet about 1 mm before the joint limits."""
-        d = mujoco.MjData(self.model)
-        d.qpos[self._arm_qpos] = HOME_QPOS
-        d.ctrl[:NROBOT] = HOME_QPOS
-        d.ctrl[self._finger_ctrl] = _finger_targets(1.0)
-        for _ in range(200):
-            mujoco.mj_step(self.model, d)
-        return float(d.qpos[self._finger_qpos[0]] - d.qpos[self._finger_qpos[1]])
-
-    def _closedness(self, data: mujoco.MjData) -> float:
-        """Gripper closedness: 0 fully open, 1 when the empty fingers' pads meet."""
-        opening = data.qpos[self._finger_qpos[0]] - data.qpos[self._finger_qpos[1]]
-        span = 2 * FINGER_OPEN - self._closed_opening
-        return float(np.clip(1.0 - (opening - self._closed_opening) / span, 0.0, 1.0))
 
     def _render(self, data: mujoco.MjData | None = None) -> np.ndarray:
         if self._renderer is None:
@@ -368,34 +243,12 @@ class FrankaEnv(gym.Env):
         mujoco.mj_camlight(self.model, self.data)
 
     # --------------------------------------------------------------------------------------------- controller
-    def _controller_state(self) -> tuple:
-        return (self._target_pos.copy(), self._target_rot, float(self._target_grip), self._q_target.copy())
-
-    def _plan_step(self, ctrl_state: tuple, action: np.ndarray) -> tuple[tuple, np.ndarray]:
-        """Controller state after ``action`` and the (SUBSTEPS, nu) servo targets that execute it."""
-        pos, rot, grip, q_prev = ctrl_state
-        rot = bound_rotation(Rotation.from_euler("xyz", action[layout.ROTATION]) * rot)
-        pos = self._bounded_position(pos + action[layout.POSITION], rot)
-        grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
-        q_new = self.solve_ik(pos, rot, q_prev)
-        ctrl = np.empty((SUBSTEPS, self.model.nu))
-        ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
-            self._servo_lead * (q_new - q_prev))
-        ctrl[:, NROBOT:NROBOT + 2] = _finger_targets(grip)
-        return (pos, rot, grip, q_new), ctrl
-
-    def _bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:
-        """``position`` clipped to the workspace box, then raised until every fingertip clears the table."""
-        position = np.clip(position, WORKSPACE_LOW, WORKSPACE_HIGH)
-        reach = np.linalg.norm(position - SHOULDER)
-        if reach > REACH_RADIUS:
-            position = SHOULDER + (position - SHOULDER) * (REACH_RADIUS / reach)
-        lowest = float(rotation.apply(self._fingertips)[:, 2].min())
-        position[2] = max(position[2], scene.TABLE_TOP + FINGERTIP_CLEARANCE - lowest)
-        return position
+    def _controller_state(self) -> ControllerState:
+        return ControllerState(self._target_pos.copy(), self._target_rot, float(self._target_grip),
+                               self._q_target.copy())
 
     def _run_controller(self, action: np.ndarray) -> None:
-        state, ctrl = self._plan_step(self._controller_state(), action)
+        state, ctrl = self.controller.plan_step(self._controller_state(), action)
         self._target_pos, self._target_rot, self._target_grip, self._q_target = state
         for k in range(SUBSTEPS):
             self.data.ctrl[:] = ctrl[k]
@@ -403,47 +256,8 @@ class FrankaEnv(gym.Env):
         mujoco.mj_forward(self.model, self.data)
 
     def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
-        """Joint positions putting the flange at ``position`` / ``rotation``: DLS IK from ``q_init``, and from the
-        home posture too when that start ends more than 2 mm off (a long action stream can wander into a joint
-        configuration from which the target is out of reach)."""
-        q, error = self._dls_ik(position, rotation, q_init)
-        if error > 2e-3:
-            q_home, error_home = self._dls_ik(position, rotation, HOME_QPOS)
-            if error_home < error:
-                q = q_home
-        return q
-
-    def _dls_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> tuple[np.ndarray, float]:
-        """Damped-least-squares IK from ``q_init``; returns the joints and their final position error (m)."""
-        m, d = self.model, self._scratch
-        target_quat = np.roll(rotation.as_quat(), 1)  # scipy (x, y, z, w) -> MuJoCo (w, x, y, z)
-        q = np.array(q_init, dtype=np.float64)
-        jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
-        quat, err_rot_local = np.zeros(4), np.zeros(3)
-        for _ in range(IK_ITERATIONS):
-            d.qpos[self._arm_qpos] = q
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            xmat = d.site_xmat[self._flange].reshape(3, 3)
-            err_pos = position - d.site_xpos[self._flange]
-            mujoco.mju_mat2Quat(quat, d.site_xmat[self._flange])
-            mujoco.mju_subQuat(err_rot_local, target_quat, quat)
-            error = np.concatenate([err_pos, ROTATION_WEIGHT * (xmat @ err_rot_local)])
-            if np.linalg.norm(error[:3]) < 1e-4 and np.linalg.norm(error[3:]) < 1e-3 * ROTATION_WEIGHT:
-                break
-            mujoco.mj_jacSite(m, d, jacp, jacr, self._flange)
-            jac = np.vstack([jacp[:, self._arm_dof], ROTATION_WEIGHT * jacr[:, self._arm_dof]])
-            gram = jac @ jac.T
-            dq = jac.T @ _spd_solve(gram + IK_DAMPING * np.eye(6), error)  # damped least squares
-            posture = 0.1 * (HOME_QPOS - q)
-            dq += posture - jac.T @ _spd_solve(gram + 1e-6 * np.eye(6), jac @ posture)  # in the null space
-            step = np.linalg.norm(dq)
-            if step > 0.5:
-                dq *= 0.5 / step
-            q = np.clip(q + dq, self._joint_low, self._joint_high)
-        d.qpos[self._arm_qpos] = q
-        mujoco.mj_kinematics(m, d)
-        return q, float(np.linalg.norm(position - d.site_xpos[self._flange]))
+        """Joint positions putting the flange at ``position`` / ``rotation`` (see ``ArmController.solve_ik``)."""
+        return self.controller.solve_ik(position, rotation, q_init)
 
     def _set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float = FINGER_OPEN) -> None:
         """Teleport the arm (IK from home) and reset the controller targets to that pose (episode start)."""
@@ -537,7 +351,7 @@ class FrankaEnv(gym.Env):
         centre = self.grip_position() - self.grasp_offset()
         self._place_object(centre[:2], yaw, z=centre[2])
         self._target_grip = 1.0
-        self.data.ctrl[self._finger_ctrl] = _finger_targets(1.0)
+        self.data.ctrl[self._finger_ctrl] = finger_targets(1.0)
         for _ in range(settle_steps):
             mujoco.mj_step(self.model, self.data)
 
@@ -595,7 +409,7 @@ class FrankaEnv(gym.Env):
         for s in range(samples):
             ctrl_state = start
             for h in range(horizon):
-                ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self._plan_step(ctrl_state, actions[s, h])
+                ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self.controller.plan_step(ctrl_state, actions[s, h])
         initial = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
         mujoco.mj_getState(self.model, self.data, initial, self._state_spec)
         nthread = nthread or min(os.cpu_count() or 1, samples)

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 import vjepa_bench.envs as envs
 from vjepa_bench import layout
-from vjepa_bench.envs import base, scene
+from vjepa_bench.envs import base, controller, scene
 from vjepa_bench.envs.objects import OBJECTS
 from vjepa_bench.errors import UsageError
 
@@ -69,7 +69,7 @@ def test_goal_grasp_turns_the_hand_to_the_object(obj):
         env.reset(seed=seed)
         goal = env.goal_data(0)
         hand = Rotation.from_matrix(goal.site_xmat[env._flange].reshape(3, 3))
-        turn = (hand * base.TOP_DOWN.inv()).as_rotvec()[2]
+        turn = (hand * controller.TOP_DOWN.inv()).as_rotvec()[2]
         assert abs(spec.grasp_yaw(env.object_yaw()) - turn) < 0.02
         assert abs(turn) <= spec.grasp_period / 2 + 1e-6
     env.close()
@@ -133,12 +133,12 @@ def test_step_contract_holds_for_any_action_stream(stream, seed):
         env.step(action)
         position, rotation, closedness = env.target_pose()
         clipped = layout.clip_action(action)
-        expected_rotation = base.bound_rotation(Rotation.from_euler("xyz", clipped[3:6]) * previous[1])
+        expected_rotation = controller.bound_rotation(Rotation.from_euler("xyz", clipped[3:6]) * previous[1])
         assert (expected_rotation * rotation.inv()).magnitude() < 1e-5
-        np.testing.assert_allclose(position, env._bounded_position(previous[0] + clipped[:3], rotation), atol=1e-6)
+        np.testing.assert_allclose(position, env.controller.bounded_position(previous[0] + clipped[:3], rotation), atol=1e-6)
         assert closedness == pytest.approx(np.clip(previous[2] + clipped[6], 0.0, 1.0))
         measured = env.robot_state()
-        position_tol, rotation_tol = base.STEP_TOLERANCE
+        position_tol, rotation_tol = controller.STEP_TOLERANCE
         assert np.linalg.norm(measured[:3] - position) < position_tol
         assert (Rotation.from_euler("xyz", measured[3:6]) * rotation.inv()).magnitude() < rotation_tol
 
@@ -148,12 +148,12 @@ _CONTRACT_ENV = make()
 
 def test_bounded_rotation_keeps_the_cone():
     for rotation in Rotation.random(200, random_state=1):
-        bounded = base.bound_rotation(rotation)
+        bounded = controller.bound_rotation(rotation)
         axis = bounded.apply([0.0, 0.0, 1.0])
         tilt = np.arccos(np.clip(-axis[2], -1, 1))
-        assert tilt <= base.MAX_TILT + 1e-6
-    inside = Rotation.from_euler("z", 0.3) * Rotation.from_rotvec([0.2, 0.0, 0.0]) * base.TOP_DOWN
-    assert (base.bound_rotation(inside) * inside.inv()).magnitude() < 1e-9
+        assert tilt <= controller.MAX_TILT + 1e-6
+    inside = Rotation.from_euler("z", 0.3) * Rotation.from_rotvec([0.2, 0.0, 0.0]) * controller.TOP_DOWN
+    assert (controller.bound_rotation(inside) * inside.inv()).magnitude() < 1e-9
 
 
 def test_empty_gripper_closes_fully_and_the_mug_weighs_150_g():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import vjepa_bench.envs  # noqa: F401 - registers the envs
-from vjepa_bench.envs import base, pick_place, reach
+from vjepa_bench.envs import base, controller, pick_place, reach
 from vjepa_bench.envs.camera import CameraPose
 
 SIZE = 256
@@ -46,7 +46,7 @@ def test_opening_the_gripper_changes_the_image(env):
     env.data.qpos[env._finger_qpos] = [0.0, 0.0]
     mujoco.mj_forward(env.model, env.data)
     closed = env._render()
-    env.data.qpos[env._finger_qpos] = [base.FINGER_OPEN, -base.FINGER_OPEN]
+    env.data.qpos[env._finger_qpos] = [controller.FINGER_OPEN, -controller.FINGER_OPEN]
     mujoco.mj_forward(env.model, env.data)
     opened = env._render()
     assert changed(closed, opened).mean() >= 0.0045  # v0: 0.0011 (71 px)

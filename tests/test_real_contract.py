@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from vjepa_bench.envs.base import TOP_DOWN
 from vjepa_bench.envs.real import Pose, SafeRobot, SafetyLimits
 from vjepa_bench.envs.real.fake import FakeRobot
+from vjepa_bench.envs.real.interface import READY_ROTATION
 from vjepa_bench.envs.real.franky_robot import FrankyRobot
 from vjepa_bench.envs.real.sim_robot import SimRobot
 
@@ -37,7 +37,7 @@ sys.argv = ["franky-sim", "--hostname", sys.argv[1], "-s", "mujoco"]
 from franky_sim.run_server import main
 main()
 """
-HOME = Pose(np.array([0.45, 0.0, 0.35]), TOP_DOWN)
+HOME = Pose(np.array([0.45, 0.0, 0.35]), READY_ROTATION)
 
 
 def _port_open(host: str, port: int = 1337) -> bool:
@@ -109,7 +109,7 @@ def test_reaches_targets_with_base_frame_deltas_and_euler_round_trips(kind, requ
     vector = turned.vector()
     again = Pose.from_euler(vector[:3], vector[3:6])
     assert (again.rotation * turned.pose.rotation.inv()).magnitude() < 1e-5
-    target = Pose(HOME.position + [0.05, 0.05, -0.05], TOP_DOWN)
+    target = Pose(HOME.position + [0.05, 0.05, -0.05], READY_ROTATION)
     reached = robot.move_to(target, tolerance_m=tol / 2)
     assert np.linalg.norm(reached.position - target.position) < tol
 

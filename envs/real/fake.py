@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vjepa_bench.envs.real.interface import (
+    READY_ROTATION,
     CameraAdapter,
     CameraTimeout,
     ConnectionLost,
@@ -45,9 +46,8 @@ class FakeRobot(RobotAdapter):
 
     def __init__(self, start: Pose | None = None, motion_s: float = 0.0, fault_on_move: tuple[int, ...] = (),
                  drop_on_move: tuple[int, ...] = (), recover_ok: bool = True) -> None:
-        from vjepa_bench.envs.base import TOP_DOWN
 
-        self.pose = start or Pose(np.array([0.45, 0.0, 0.35]), TOP_DOWN)
+        self.pose = start or Pose(np.array([0.45, 0.0, 0.35]), READY_ROTATION)
         self.gripper = 0.0
         self.motion_s = motion_s
         self.fault_on_move = set(fault_on_move)

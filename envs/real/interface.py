@@ -17,6 +17,11 @@ from scipy.spatial.transform import Rotation
 
 from vjepa_bench import layout
 
+READY_ROTATION = Rotation.from_euler("xyz", [np.pi, 0.0, -np.pi / 4])
+"""Flange orientation of Franka's ready pose (joint 7 at +45 deg): hand down, fingers closing along the base y axis.
+The real arm's home keeps it (DROID's home too); the simulated tasks turn the hand 90 deg so that the default camera
+sees the fingers open and close."""
+
 
 class RobotError(RuntimeError):
     """A robot or camera problem at run time (the message says what happened and what to check)."""
