@@ -168,7 +168,7 @@ def test_videos_show_each_step_beside_its_goal(tmp_path):
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("env.kwargs.object=plate", "object must be 'box' or 'cup'"),
+    ("env.kwargs.object=plate", "object must be one of ['box', 'cup']"),
     ("camera.pose.distance=-1", "distance must be positive"),
 ])
 def test_bad_env_settings_are_one_line_errors(tmp_path, override, expected):
