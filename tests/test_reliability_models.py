@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from vjepa_bench.errors import UsageError
-from vjepa_bench.models import checkpoints
+from vjepa_bench.models import registry
 from vjepa_bench.models.ac_predictor import build_ac_predictor
 from vjepa_bench.models.checkpoints import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from vjepa_bench.models.encoder import build_encoder
@@ -105,11 +105,11 @@ def test_non_finite_or_integer_weights_are_refused(tmp_path: Path):
 def test_a_released_file_of_the_wrong_size_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     torch.save({"encoder": _encoder().state_dict()}, tmp_path / "vitl.pt")
     size = (tmp_path / "vitl.pt").stat().st_size
-    entry = checkpoints.OFFICIAL_CHECKPOINTS["vitl"]
-    monkeypatch.setitem(checkpoints.OFFICIAL_CHECKPOINTS, "vitl", dataclasses.replace(entry, size_bytes=size + 1))
+    entry = registry.OFFICIAL_CHECKPOINTS["vitl"]
+    monkeypatch.setitem(registry.OFFICIAL_CHECKPOINTS, "vitl", dataclasses.replace(entry, size_bytes=size + 1))
     with pytest.raises(CheckpointError, match=f"{size} bytes, but the released vitl.pt has {size + 1}"):
         load_checkpoint("vitl", checkpoint_dir=tmp_path, kind="encoder")
-    monkeypatch.setitem(checkpoints.OFFICIAL_CHECKPOINTS, "vitl", dataclasses.replace(entry, size_bytes=size))
+    monkeypatch.setitem(registry.OFFICIAL_CHECKPOINTS, "vitl", dataclasses.replace(entry, size_bytes=size))
     assert load_checkpoint("vitl", checkpoint_dir=tmp_path, kind="encoder").encoder is not None
 
 

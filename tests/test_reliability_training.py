@@ -85,9 +85,11 @@ def test_a_train_state_that_would_run_code_is_refused(store: Path, tmp_path: Pat
     out, marker = tmp_path / "run", tmp_path / "marker"
     out.mkdir()
     torch.save({"step": 1, "payload": PlantedCode(marker)}, out / "train_state.pt")
-    run = (lambda: train_ac(_ac_config(store, out))) if trainer == "train-ac" else (lambda: pretrain(_pretrain_config(store, out)))
     with pytest.raises(UsageError) as err:
-        run()
+        if trainer == "train-ac":
+            train_ac(_ac_config(store, out))
+        else:
+            pretrain(_pretrain_config(store, out))
     message = str(err.value)
     assert str(out / "train_state.pt") in message and "refused" in message and "\n" not in message
     assert not marker.exists()

@@ -9,21 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from .ac_predictor import ACPredictor, build_ac_predictor
-from .checkpoints import (
-    OFFICIAL_CHECKPOINTS,
-    CheckpointError,
-    LoadedCheckpoint,
-    default_checkpoint_dir,
-    load_checkpoint,
-    load_weights,
-    resolve_checkpoint,
-    save_checkpoint,
-)
+from .checkpoints import LoadedCheckpoint, load_checkpoint, load_weights, save_checkpoint
 from .encoder import VisionTransformer, build_encoder
+from .errors import CheckpointError
 from .flops import ac_predictor_flops, encoder_flops
 from .predictor import MaskPredictor, build_predictor
 from .presets import ACPredictorConfig, EncoderConfig, PredictorConfig, ProbeConfig
 from .probe import AttentiveProbe, build_probe
+from .registry import OFFICIAL_CHECKPOINTS, default_checkpoint_dir, resolve_checkpoint
+from .world_model import check_world_model
 
 FEATURE_NORM_EPS = 1e-5
 
@@ -59,6 +53,7 @@ __all__ = [
     "build_encoder",
     "build_predictor",
     "build_probe",
+    "check_world_model",
     "default_checkpoint_dir",
     "encoder_flops",
     "inference_autocast",

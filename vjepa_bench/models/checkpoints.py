@@ -1,18 +1,19 @@
-"""Checkpoint I/O: name resolution, format detection, key maps, strict loading with clear errors, our own format.
+"""Checkpoint loading and writing: format detection, strict loading with clear errors, our own format.
 
 Formats read by :func:`load_checkpoint` (docs/conventions.md#checkpoints):
 
 * official ``.pt`` files: pretrained (``target_encoder``/``encoder`` + ``predictor``), AC (``encoder`` + AC
   ``predictor``), probes (``classifiers``: a list of state dicts); ``module.``/``backbone.`` prefixes and a
-  stray ``pos_embed`` are removed;
+  stray ``pos_embed`` are removed, configs are inferred from shapes (``shape_inference``);
 * HuggingFace ``transformers`` VJEPA2 snapshots: a folder with ``config.json`` and ``model.safetensors``
   (or a sharded ``model.safetensors.index.json``);
 * ours: ``{"format": "vjepa_bench", "version": 1, "models": {role: {"builder", "config", "state_dict"}},
   "meta": {...}}``, written atomically by :func:`save_checkpoint`; a file alone rebuilds its models, and
-  ``meta["weights_sha256"]`` (:func:`weights_sha256` of its models) is checked when it is read.
+  ``meta["weights_sha256"]`` (``files.weights_sha256`` of its models) is checked when it is read.
 
-Every file is read with ``torch.load(weights_only=True)``: a file that would run code is refused. Loaded weights
-must be finite and floating where the model's are.
+Names of released files resolve through ``registry``; every file is read by ``files.read_torch_file``
+(``weights_only=True``: a file that would run code is refused). Loaded weights must be finite and floating where
+the model's are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -34,63 +34,46 @@ from vjepa_bench.fileio import write_atomic
 from .ac_predictor import ACPredictor
 from .encoder import VisionTransformer
 from .errors import CheckpointError
+from .files import file_sha256, read_safetensors, read_torch_file, strip_prefixes, weights_sha256
 from .hf import configs_from_hf, hf_to_official
 from .predictor import MaskPredictor
-from .presets import (
-    ACPredictorConfig,
-    EncoderConfig,
-    PredictorConfig,
-    ProbeConfig,
-    ac_predictor_config,
-    encoder_config,
-    predictor_config,
-    probe_config,
-)
+from .presets import ACPredictorConfig, EncoderConfig, PredictorConfig, ProbeConfig
 from .probe import AttentiveProbe
+from .registry import (
+    OFFICIAL_CHECKPOINTS,
+    OfficialCheckpoint,
+    check_published_size,
+    default_checkpoint_dir,
+    official_entry,
+    resolve_checkpoint,
+)
+from .shape_inference import (
+    infer_ac_predictor_config,
+    infer_encoder_config,
+    infer_predictor_config,
+    infer_probe_config,
+    role_from_keys,
+)
+
+__all__ = [
+    "OFFICIAL_CHECKPOINTS",
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "OfficialCheckpoint",
+    "check_state_dict",
+    "default_checkpoint_dir",
+    "file_sha256",
+    "load_checkpoint",
+    "load_state_dict_strict",
+    "load_weights",
+    "official_entry",
+    "resolve_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT_NAME = "vjepa_bench"
 FORMAT_VERSION = 1
-ENV_CHECKPOINT_DIR = "VJEPA_BENCH_CHECKPOINTS"
-DEFAULT_CHECKPOINT_DIR = Path("~/.cache/vjepa_bench/checkpoints")
-OFFICIAL_BASE_URL = "https://dl.fbaipublicfiles.com/vjepa2/"
 ROLES = ("encoder", "predictor", "ac_predictor", "probe")
-
-
-@dataclass(frozen=True)
-class OfficialCheckpoint:
-    """A released file (docs/conventions.md#checkpoints) and the presets its models are built from."""
-
-    name: str
-    filename: str
-    encoder: str | None = None
-    predictor: str | None = None
-    ac_predictor: str | None = None
-    probe: str | None = None
-    size_bytes: int | None = None  # published file size; None: not published where this registry was made
-
-    @property
-    def url(self) -> str:
-        return OFFICIAL_BASE_URL + self.filename
-
-
-# No release page or manifest at hand lists the files' sizes, so every ``size_bytes`` is None (unknown): the loader
-# checks a size only where one is filled in, and a file that is cut short is still reported as truncated.
-OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
-    c.name: c
-    for c in [
-        OfficialCheckpoint("vitl", "vitl.pt", encoder="vit_large", predictor="vjepa2_vitl"),
-        OfficialCheckpoint("vith", "vith.pt", encoder="vit_huge", predictor="vjepa2_vith"),
-        OfficialCheckpoint("vitg", "vitg.pt", encoder="vit_giant", predictor="vjepa2_vitg"),
-        OfficialCheckpoint("vitg-384", "vitg-384.pt", encoder="vit_giant_384", predictor="vjepa2_vitg_384"),
-        OfficialCheckpoint("vjepa2-ac-vitg", "vjepa2-ac-vitg.pt", encoder="vit_giant", ac_predictor="vjepa2_ac_vitg"),
-        OfficialCheckpoint("ssv2-vitl-16x2x3", "evals/ssv2-vitl-16x2x3.pt", probe="ssv2_vitl"),
-        OfficialCheckpoint("diving48-vitl-256", "evals/diving48-vitl-256.pt", probe="diving48_vitl"),
-        OfficialCheckpoint("ek100-vitl-256", "evals/ek100-vitl-256.pt", probe="ek100_vitl"),
-        OfficialCheckpoint("ssv2-vitg-384-64x2x3", "evals/ssv2-vitg-384-64x2x3.pt", probe="ssv2_vitg"),
-        OfficialCheckpoint("diving48-vitg-384-32x4x3", "evals/diving48-vitg-384-32x4x3.pt", probe="diving48_vitg"),
-        OfficialCheckpoint("ek100-vitg-384", "evals/ek100-vitg-384.pt", probe="ek100_vitg"),
-    ]
-}
 
 
 @dataclass
@@ -111,128 +94,6 @@ class LoadedCheckpoint:
     def probe(self) -> AttentiveProbe | None:
         """The first probe (released inference configs use classifier 0)."""
         return self.probes[0] if self.probes else None
-
-
-# ----------------------------------------------------------------------------------------------- names
-
-
-def default_checkpoint_dir() -> Path:
-    """``$VJEPA_BENCH_CHECKPOINTS`` or ``~/.cache/vjepa_bench/checkpoints``."""
-    env = os.environ.get(ENV_CHECKPOINT_DIR)
-    return Path(env).expanduser() if env else DEFAULT_CHECKPOINT_DIR.expanduser()
-
-
-def official_entry(name: str) -> OfficialCheckpoint | None:
-    """Registry entry for ``vjepa2_ac_vitg``, ``vjepa2-ac-vitg``, ``vitl``, ``vjepa2_vitl``, ``vitl.pt``, ..."""
-    key = name.strip().lower().replace("_", "-")
-    key = key.removeprefix("evals/").removesuffix(".pt")
-    for cand in (key, key.removeprefix("vjepa2-")):
-        if cand in OFFICIAL_CHECKPOINTS:
-            return OFFICIAL_CHECKPOINTS[cand]
-    return None
-
-
-def resolve_checkpoint(path_or_name: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str] | None = None) -> Path:
-    """A path as given if it exists, else a registry name resolved inside the checkpoint directory."""
-    path = Path(path_or_name).expanduser()
-    if path.exists():
-        return path
-    entry = official_entry(str(path_or_name))
-    if entry is None:
-        raise CheckpointError(
-            f"checkpoint {str(path_or_name)!r} is neither an existing file/folder nor a known name "
-            f"(known names: {', '.join(sorted(OFFICIAL_CHECKPOINTS))})"
-        )
-    if checkpoint_dir is not None:
-        directory, how = Path(checkpoint_dir).expanduser(), "checkpoint_dir argument"
-    elif os.environ.get(ENV_CHECKPOINT_DIR):
-        directory, how = default_checkpoint_dir(), f"${ENV_CHECKPOINT_DIR}"
-    else:
-        directory, how = default_checkpoint_dir(), f"default; set ${ENV_CHECKPOINT_DIR} or checkpoint_dir to change"
-    for candidate in (directory / entry.filename, directory / Path(entry.filename).name):
-        if candidate.exists():
-            return candidate
-    raise CheckpointError(
-        f"checkpoint {entry.name!r}: file {entry.filename!r} not found; looked for {directory / entry.filename} "
-        f"(directory {directory}, {how}). No download happens at run time: on a machine with internet, "
-        f"download {entry.url} and copy it to {directory / entry.filename}."
-    )
-
-
-# ----------------------------------------------------------------------------------------------- reading
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _read_torch_file(path: Path) -> Any:
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"{path}: file is empty (0 bytes); it looks truncated or corrupt, download it again")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    is_zip = head.startswith(b"PK\x03\x04")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except Exception as err:  # torch raises OSError/RuntimeError/KeyError/UnpicklingError for bad files
-        text = str(err)
-        if "Weights only load failed" in text:
-            raise CheckpointError(
-                f"{path}: holds Python objects beyond tensors and plain containers; refused, as loading them could "
-                "run code: re-save its state dicts with plain torch.save, or use the released file"
-            ) from err
-        if is_zip or head[:1] == b"\x80":
-            raise CheckpointError(
-                f"{path}: could not be read ({size} bytes); it looks truncated or corrupt (interrupted "
-                f"download?). Original error: {type(err).__name__}: {text[:200]}"
-            ) from err
-        raise CheckpointError(
-            f"{path}: not a PyTorch checkpoint (first bytes {head!r}). Original error: {type(err).__name__}: {text[:200]}"
-        ) from err
-
-
-def check_published_size(path: Path, entry: OfficialCheckpoint | None) -> None:
-    """Raise :class:`CheckpointError` when ``path`` is a released file whose size differs from the published one."""
-    if entry is None or entry.size_bytes is None:
-        return
-    size = path.stat().st_size
-    if size != entry.size_bytes:
-        raise CheckpointError(
-            f"{path}: {size} bytes, but the released {entry.filename} has {entry.size_bytes}; it is truncated or "
-            f"another file: download {entry.url} again"
-        )
-
-
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path), device="cpu")
-    except Exception as err:
-        raise CheckpointError(
-            f"{path}: safetensors file could not be read; it looks truncated or corrupt. "
-            f"Original error: {type(err).__name__}: {str(err)[:200]}"
-        ) from err
-
-
-def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove every ``module.`` and ``backbone.`` from key names and drop ``pos_embed``/``predictor_pos_embed``."""
-    out: dict[str, torch.Tensor] = {}
-    for k, v in state_dict.items():
-        k2 = k.replace("module.", "").replace("backbone.", "")
-        if k2 in ("pos_embed", "predictor_pos_embed"):
-            continue
-        out[k2] = v
-    return out
-
-
-# ----------------------------------------------------------------------------------------------- strict load
 
 
 def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:
@@ -286,107 +147,6 @@ def _materialize(
     return model.to(device).eval()
 
 
-# ----------------------------------------------------------------------------------------------- inference
-
-
-def _block_count(sd: Mapping[str, torch.Tensor], prefix: str) -> int:
-    ids = {int(m[1]) for k in sd if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
-    return max(ids) + 1 if ids else 0
-
-
-def _need(sd: Mapping[str, torch.Tensor], key: str, source: str, what: str) -> torch.Tensor:
-    if key not in sd:
-        sample = list(sd)[:5]
-        raise CheckpointError(f"{source}: expected {what} weights with key {key!r}; found keys like {sample}")
-    return sd[key]
-
-
-_ENCODER_HEADS = {1024: 16, 1280: 16, 1408: 22, 192: 3, 384: 6}
-
-
-def infer_encoder_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> EncoderConfig:
-    """Encoder config from weight shapes; heads (not visible in shapes) from the preset or the released models."""
-    w = _need(sd, "patch_embed.proj.weight", source, "encoder")  # (D, C, t, p, p)
-    d, c, t, p, _ = w.shape
-    depth = _block_count(sd, "blocks.")
-    hidden = _need(sd, "blocks.0.mlp.fc1.weight", source, "encoder").shape[0]
-    base = encoder_config(preset) if preset else None
-    heads = base.num_heads if base is not None and base.embed_dim == d else _ENCODER_HEADS.get(d, max(1, d // 64))
-    kw: dict[str, Any] = dict(embed_dim=d, depth=depth, num_heads=heads, mlp_hidden_dim=hidden, patch_size=p,
-                              tubelet_size=t, in_chans=c, qkv_bias="blocks.0.attn.qkv.bias" in sd)
-    if base is not None:
-        return base.replace(**kw)
-    return EncoderConfig(**kw)
-
-
-def _predictor_with_preset(cls: type, base: Any, kw: dict[str, Any]) -> Any:
-    """A predictor config from inferred shapes ``kw``; a preset of the same width supplies what shapes cannot
-    tell (heads, grid)."""
-    if base is None:
-        return cls(**kw)
-    if base.predictor_embed_dim == kw["predictor_embed_dim"]:
-        kw = {**kw, "num_heads": base.num_heads}
-    return base.replace(**kw)
-
-
-def infer_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> PredictorConfig:
-    """Mask-denoising predictor config from weight shapes (+ preset for the grid size)."""
-    w = _need(sd, "predictor_embed.weight", source, "predictor")  # (P, D)
-    pdim, d = w.shape
-    n_mask = sum(1 for k in sd if k.startswith("mask_tokens."))
-    kw: dict[str, Any] = dict(
-        embed_dim=d, predictor_embed_dim=pdim, depth=_block_count(sd, "predictor_blocks."),
-        num_heads=12 if pdim == 384 else max(1, pdim // 32),
-        mlp_hidden_dim=_need(sd, "predictor_blocks.0.mlp.fc1.weight", source, "predictor").shape[0],
-        num_mask_tokens=n_mask, qkv_bias="predictor_blocks.0.attn.qkv.bias" in sd,
-    )
-    return _predictor_with_preset(PredictorConfig, predictor_config(preset) if preset else None, kw)
-
-
-def infer_ac_predictor_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> ACPredictorConfig:
-    """AC predictor config from weight shapes (+ preset for heads and tokens per frame)."""
-    w = _need(sd, "predictor_embed.weight", source, "AC predictor")
-    pdim, d = w.shape
-    kw: dict[str, Any] = dict(
-        embed_dim=d, predictor_embed_dim=pdim, depth=_block_count(sd, "predictor_blocks."),
-        num_heads=16 if pdim == 1024 else max(1, pdim // 64),
-        mlp_hidden_dim=_need(sd, "predictor_blocks.0.mlp.fc1.weight", source, "AC predictor").shape[0],
-        action_dim=_need(sd, "action_encoder.weight", source, "AC predictor").shape[1],
-        state_dim=_need(sd, "state_encoder.weight", source, "AC predictor").shape[1],
-        extrinsics_dim=_need(sd, "extrinsics_encoder.weight", source, "AC predictor").shape[1],
-        qkv_bias="predictor_blocks.0.attn.qkv.bias" in sd,
-    )
-    return _predictor_with_preset(ACPredictorConfig, ac_predictor_config(preset) if preset else None, kw)
-
-
-def infer_probe_config(sd: Mapping[str, torch.Tensor], preset: str | None = None, source: str = "") -> ProbeConfig:
-    """Probe config from weight shapes; the released probes use 16 heads."""
-    q = _need(sd, "pooler.query_tokens", source, "probe")  # (1, M, D)
-    d = q.shape[-1]
-    heads = [(k[: -len(".weight")], v.shape[0]) for k, v in sd.items() if not k.startswith("pooler.") and k.endswith(".weight")]
-    base = probe_config(preset) if preset else None
-    num_heads = base.num_heads if base is not None and base.embed_dim == d else (16 if d % 16 == 0 else 1)
-    return ProbeConfig(
-        embed_dim=d, heads=tuple(heads), num_heads=num_heads, depth=_block_count(sd, "pooler.blocks.") + 1,
-        mlp_hidden_dim=_need(sd, "pooler.cross_attention_block.mlp.fc1.weight", source, "probe").shape[0],
-        num_queries=q.shape[1], qkv_bias="pooler.cross_attention_block.xattn.q.bias" in sd,
-    )
-
-
-def _role_from_keys(sd: Mapping[str, torch.Tensor]) -> str | None:
-    if "action_encoder.weight" in sd:
-        return "ac_predictor"
-    if "predictor_embed.weight" in sd:
-        return "predictor"
-    if "patch_embed.proj.weight" in sd:
-        return "encoder"
-    if "pooler.query_tokens" in sd:
-        return "probe"
-    return None
-
-
-# ----------------------------------------------------------------------------------------------- loading
-
 _OFFICIAL_KEYS = ("target_encoder", "encoder", "predictor", "classifiers")
 _BUILDERS: dict[str, tuple[type, Callable[..., Any]]] = {
     "encoder": (EncoderConfig, VisionTransformer),
@@ -428,7 +188,7 @@ def _load_official(obj: dict[str, Any], result: LoadedCheckpoint, entry: Officia
             raise CheckpointError(f"{src}: no {encoder_key!r} entry; top-level keys: {sorted(obj)}")
     if "predictor" in obj and (_wanted(kind, "predictor") or _wanted(kind, "ac_predictor")):
         sd = strip_prefixes(obj["predictor"])
-        role = _role_from_keys(sd)
+        role = role_from_keys(sd)
         if role == "ac_predictor" and _wanted(kind, "ac_predictor"):
             ac_cfg = infer_ac_predictor_config(sd, entry.ac_predictor if entry else None, src)
             result.ac_predictor = _materialize(lambda: ACPredictor(ac_cfg, init_weights=False), sd, f"{src} [predictor]", device, dtype)
@@ -470,17 +230,6 @@ def _load_ours(obj: dict[str, Any], result: LoadedCheckpoint, kind: str | None, 
         _collect(result, builder, model)
 
 
-def weights_sha256(models: Mapping[str, Mapping[str, Any]]) -> str:
-    """sha256 over every model's role, tensor names, dtypes, shapes and bytes (our format's ``models``)."""
-    digest = hashlib.sha256()
-    for role in sorted(models):
-        for key, tensor in sorted(models[role]["state_dict"].items()):
-            flat = tensor.detach().cpu().contiguous().reshape(-1)
-            digest.update(f"{role}|{key}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
-            digest.update(flat.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _verified_models(obj: Mapping[str, Any], src: str) -> Mapping[str, Any]:
     """The ``models`` of one of our files, checked against the ``weights_sha256`` its writer recorded."""
     models = obj.get("models")
@@ -511,7 +260,7 @@ def _load_hf(folder: Path, result: LoadedCheckpoint, kind: str | None, device: s
     for f in files:
         if not f.exists():
             raise CheckpointError(f"{folder}: shard {f.name} listed in the index is missing")
-        raw.update(_read_safetensors(f))
+        raw.update(read_safetensors(f))
     parts = hf_to_official(raw)
     enc_cfg, pred_cfg = configs_from_hf(cfg, f"{folder}/config.json")
     src = str(folder)
@@ -558,7 +307,7 @@ def load_checkpoint(
             result.sha256 = h.hexdigest()
     else:
         check_published_size(path, entry)
-        obj = _read_torch_file(path)
+        obj = read_torch_file(path)
         sha = file_sha256(path) if compute_sha256 else None
         if isinstance(obj, Mapping) and obj.get("format") == FORMAT_NAME:
             result = LoadedCheckpoint(format=FORMAT_NAME, source=path, sha256=sha)
@@ -569,7 +318,7 @@ def load_checkpoint(
             _load_official(dict(obj), result, entry, kind, device, dtype, encoder_key)
         elif isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
             sd = strip_prefixes(obj)
-            role = _role_from_keys(sd)
+            role = role_from_keys(sd)
             if role is None:
                 raise CheckpointError(f"{path}: a bare state dict of no known V-JEPA model; keys like {list(sd)[:5]}")
             result = LoadedCheckpoint(format="state_dict", source=path, sha256=sha)
@@ -593,9 +342,6 @@ def _found_roles(result: LoadedCheckpoint) -> list[str]:
 
 def _has_role(result: LoadedCheckpoint, kind: str) -> bool:
     return ("probe" if kind == "probes" else kind) in _found_roles(result)
-
-
-# ----------------------------------------------------------------------------------------------- writing
 
 
 def _role_entry(model: nn.Module, builder: str) -> dict[str, Any]:
@@ -639,41 +385,19 @@ def save_checkpoint(
     return write_atomic(Path(path).expanduser(), lambda f: torch.save(payload, f))
 
 
+_ROLE_OF_MODEL: dict[type, str] = {
+    VisionTransformer: "encoder", MaskPredictor: "predictor", ACPredictor: "ac_predictor", AttentiveProbe: "probe",
+}
+
+
 def load_weights(model: nn.Module, path_or_name: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str] | None = None) -> nn.Module:
     """Load the matching weights of a checkpoint into an existing model (strict; clear errors on mismatch)."""
-    role = {VisionTransformer: "encoder", MaskPredictor: "predictor", ACPredictor: "ac_predictor", AttentiveProbe: "probe"}.get(type(model))
+    role = _ROLE_OF_MODEL.get(type(model))
     if role is None:
         raise TypeError(f"cannot load checkpoints into {type(model).__name__}")
-    path = resolve_checkpoint(path_or_name, checkpoint_dir)
-    if path.is_dir():
-        loaded = load_checkpoint(path, kind=role, dtype=None, compute_sha256=False)
-        src_model: nn.Module | None = loaded.probe if role == "probe" else getattr(loaded, role)
-        assert src_model is not None
-        sd = src_model.state_dict()
-    else:
-        obj = _read_torch_file(path)
-        sd = _extract_state_dict(obj, role, path)
-    check_state_dict(model, sd, str(path))
-    model.load_state_dict(sd, strict=True)
+    loaded = load_checkpoint(path_or_name, kind=role, checkpoint_dir=checkpoint_dir, dtype=None, compute_sha256=False)
+    found = loaded.probe if role == "probe" else getattr(loaded, role)
+    state_dict = found.state_dict()
+    check_state_dict(model, state_dict, str(loaded.source))
+    model.load_state_dict(state_dict, strict=True)
     return model
-
-
-def _extract_state_dict(obj: Any, role: str, path: Path) -> dict[str, torch.Tensor]:
-    if isinstance(obj, Mapping) and obj.get("format") == FORMAT_NAME:
-        for name, entry in _verified_models(obj, str(path)).items():
-            if entry.get("builder") == role:
-                return dict(entry["state_dict"])
-        raise CheckpointError(f"{path}: holds no {role} (roles: {sorted(obj.get('models') or {})})")
-    if isinstance(obj, Mapping):
-        if role == "encoder":
-            for key in ("target_encoder", "encoder"):
-                if key in obj:
-                    return strip_prefixes(obj[key])
-        if role in ("predictor", "ac_predictor") and "predictor" in obj:
-            return strip_prefixes(obj["predictor"])
-        if role == "probe" and "classifiers" in obj:
-            heads = obj["classifiers"]
-            return strip_prefixes(heads[0] if isinstance(heads, (list, tuple)) else heads)
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return strip_prefixes(obj)
-    raise CheckpointError(f"{path}: no {role} weights found")

@@ -108,7 +108,8 @@ def load_state(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]
     except (OSError, RuntimeError, EOFError) as err:
         raise UsageError(f"{path}: could not be read ({type(err).__name__}); delete it or use a new output_dir") from err
     if not isinstance(state, dict):
-        raise UsageError(f"{path}: holds a {type(state).__name__}, not a train state; delete it or use a new output_dir")
+        kind = type(state).__name__
+        raise UsageError(f"{path}: holds a {kind}, not a train state; delete it or use a new output_dir")
     return state
 
 
