@@ -94,7 +94,7 @@ def test_collect_writes_and_resumes(tmp_path):
     assert first.images.shape == (7, 8, 8, 3) and first.states.shape == (7, 7) and first.actions.shape == (6, 7)
     assert first.task == FAKE_ID and first.attrs["policy"] == "random" and 35 <= first.camera["azimuth_deg"] <= 85
     np.testing.assert_allclose(first.states[1:], layout.apply_action(first.states[:-1], first.actions), atol=1e-5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["collect.json", "shard_00000.h5", "shard_00001.h5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "collect.json", "shard_00000.h5", "shard_00001.h5"]
     reader.close()  # HDF5 will not open a shard for writing while a reader holds it
 
     again = collect(FAKE_ID, 5, tmp_path, policy="random", seed=10, shard_size=2, progress=False)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from vjepa_bench import layout
 from vjepa_bench.data.policies import ExplorationPolicy, make_policy
 from vjepa_bench.data.store import StoreError, Trajectory, TrajectoryWriter
+from vjepa_bench.fileio import FolderLock, write_json_atomic
 
 __all__ = ["CollectSummary", "collect", "run_episode"]
 
@@ -65,21 +66,59 @@ def run_episode(env: Any, policy: ExplorationPolicy, seed: int, index: int, task
 COLLECT_FILE = "collect.json"
 
 
+def _recorded_settings(path: Path) -> dict[str, Any] | None:
+    """The settings a store folder records, or None when it records none yet."""
+    if not path.exists():
+        return None
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StoreError(f"{path}: unreadable collect settings ({error}); fix or delete that file") from error
+    if not isinstance(recorded, dict):
+        raise StoreError(f"{path}: expected a JSON object of collect settings, got {type(recorded).__name__}")
+    return recorded
+
+
+def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Refuse, naming each differing setting, a store folder recorded with other settings."""
+    path = out_dir / COLLECT_FILE
+    recorded = _recorded_settings(path)
+    if recorded is None or recorded == settings:
+        return
+    changed = sorted(k for k in recorded.keys() | settings.keys() if recorded.get(k) != settings.get(k))
+    differences = "; ".join(f"{k}: {recorded.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
+    raise StoreError(
+        f"{path}: {out_dir} was collected with other {', '.join(changed)} ({differences}); "
+        "use another out_dir=... for these settings"
+    )
+
+
 def _claim(out_dir: Path, settings: dict[str, Any]) -> None:
     """Record what a store folder is collected with; a resumed run must use the same settings."""
-    path = out_dir / COLLECT_FILE
-    settings = json.loads(json.dumps(settings, sort_keys=True, default=list))
-    if path.exists():
-        previous = json.loads(path.read_text())
-        if previous != settings:
-            changed = sorted(k for k in settings if previous.get(k) != settings[k])
+    _check_settings(out_dir, settings)
+    if not (out_dir / COLLECT_FILE).exists():
+        write_json_atomic(out_dir / COLLECT_FILE, settings)
+
+
+def _settings(
+    env_id: str, env_kwargs: dict[str, Any], max_steps: int | None, policy: str | ExplorationPolicy,
+    policy_kwargs: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The settings a store folder is bound to, as plain JSON values."""
+    settings = {
+        "env_id": env_id, "env_kwargs": env_kwargs, "max_steps": max_steps, "policy_kwargs": policy_kwargs or {},
+        "policy": policy if isinstance(policy, str) else type(policy).__name__,
+    }  # fmt: skip
+    return json.loads(json.dumps(settings, sort_keys=True, default=list))
+
+
+def _check_seeds(writer: TrajectoryWriter, episodes: int, seed: int) -> None:
+    for index in sorted(writer.done_indices & set(range(episodes))):
+        if writer.seed_of(index) != seed + index:
             raise StoreError(
-                f"{path}: {out_dir} was collected with other {', '.join(changed)} ({previous}); "
-                "use another out_dir=... for these settings"
+                f"{writer.shard_path(index)}: trajectory {index} was collected with seed {writer.seed_of(index)}, "
+                f"not {seed + index}: {writer.root} holds a run with another base seed"
             )
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def collect(
@@ -98,7 +137,9 @@ def collect(
 
     Episode ``i`` is reset with seed ``seed + i`` and stored as trajectory ``i``; episodes already in ``out_dir``
     are skipped, so an interrupted run resumes where it stopped (a stored episode with another seed is an error:
-    the directory was collected with another base seed).
+    the directory was collected with another base seed). The run holds ``out_dir``'s folder lock throughout, so a
+    second collect into the same folder is refused at once; a folder collected with other settings (``collect.json``)
+    is refused too, complete or not.
 
     Args:
         env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v1``.
@@ -109,42 +150,50 @@ def collect(
         max_steps: episode length cap (``gymnasium.make``'s ``max_episode_steps``); ``None`` keeps the env's.
         policy_kwargs: fields of the named policy.
     """
-    from vjepa_bench.envs import make_env
-
     if episodes < 0:
         raise ValueError(f"episodes must be >= 0, got {episodes}")
     explorer = make_policy(policy, **(policy_kwargs or {})) if isinstance(policy, str) else policy
-    writer = TrajectoryWriter(out_dir, shard_size=shard_size)
-    for index in writer.done_indices & set(range(episodes)):
-        if writer.seed_of(index) != seed + index:
-            raise StoreError(
-                f"{writer.shard_path(index)}: trajectory {index} was collected with seed {writer.seed_of(index)}, "
-                f"not {seed + index}: {out_dir} holds a run with another base seed"
-            )
-    todo = [i for i in range(episodes) if i not in writer.done_indices]
-    skipped = episodes - len(todo)
-    if not todo:
-        return CollectSummary(out_dir=str(out_dir), written=0, skipped=skipped, successes=0)
-
+    out = Path(out_dir)
     kwargs = dict(env_kwargs or {})
+    settings = _settings(env_id, kwargs, max_steps, policy, policy_kwargs)
+    with FolderLock(out, f"vjepa-bench collect {env_id} into {out}"):
+        _check_settings(out, settings)
+        writer = TrajectoryWriter(out, shard_size=shard_size, locked=True)
+        _check_seeds(writer, episodes, seed)
+        todo = [i for i in range(episodes) if i not in writer.done_indices]
+        if not todo:
+            return CollectSummary(out_dir=str(out_dir), written=0, skipped=episodes, successes=0)
+        env = _make_limited_env(env_id, kwargs, max_steps)
+        try:
+            _claim(out, settings)
+            successes = _run(env, explorer, writer, todo, seed, env_id, progress, skipped=episodes - len(todo))
+        finally:
+            env.close()
+    return CollectSummary(out_dir=str(out_dir), written=len(todo), skipped=episodes - len(todo), successes=successes)
+
+
+def _make_limited_env(env_id: str, env_kwargs: dict[str, Any], max_steps: int | None) -> Any:
+    """The env, refused when it has no episode step limit (an episode might never end)."""
+    from vjepa_bench.envs import make_env
+
     make_kwargs = {} if max_steps is None else {"max_episode_steps": int(max_steps)}
-    env = make_env(env_id, **make_kwargs, **kwargs)
+    env = make_env(env_id, **make_kwargs, **env_kwargs)
     if env.spec is None or env.spec.max_episode_steps is None:
         env.close()
         raise ValueError(f"{env_id} has no episode step limit, so an episode might never end: pass max_steps")
+    return env
+
+
+def _run(
+    env: Any, explorer: ExplorationPolicy, writer: TrajectoryWriter, todo: list[int], seed: int, env_id: str,
+    progress: bool, skipped: int,
+) -> int:
+    """Run and store the episodes ``todo``; returns how many succeeded."""
     successes = 0
-    bar = tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress, initial=0)
-    try:
-        _claim(Path(out_dir), {
-            "env_id": env_id, "env_kwargs": kwargs, "max_steps": max_steps, "policy_kwargs": policy_kwargs or {},
-            "policy": policy if isinstance(policy, str) else type(policy).__name__,
-        })  # fmt: skip
+    with tqdm(todo, desc=f"collect {env_id}", unit="episode", disable=not progress) as bar:
         for written, index in enumerate(bar, start=1):
             trajectory = run_episode(env, explorer, seed + index, index, env_id)
             writer.write(trajectory)
             successes += int(bool(trajectory.success))
             bar.set_postfix(success=f"{successes}/{written}", skipped=skipped)
-    finally:
-        bar.close()
-        env.close()
-    return CollectSummary(out_dir=str(out_dir), written=len(todo), skipped=skipped, successes=successes)
+    return successes

@@ -1,4 +1,4 @@
-"""Trajectory store: HDF5 shards written as collection goes, resumable, read back lazily.
+"""Trajectory store: HDF5 shards written as collection goes, resumable, read back lazily and checked.
 
 Layout of one shard ``<root>/shard_<k:05d>.h5`` (trajectory ``index`` lives in shard ``index // shard_size``)::
 
@@ -10,15 +10,25 @@ Layout of one shard ``<root>/shard_<k:05d>.h5`` (trajectory ``index`` lives in s
         camera    float64 (8,)          CAMERA_FIELDS, absent when the pose is unknown
         attrs: index, task, seed (absent if None), success (absent if None), attrs_json (free-form, JSON)
 
+Every dataset carries a Fletcher-32 checksum per chunk, so a damaged chunk is a :class:`StoreError` naming the file,
+the trajectory and the dataset, not a wrong value; the reader also refuses NaN or infinite states and actions.
+
 A trajectory is written in one go once finished: the shard is opened, the group is written under a temporary name,
-renamed to its final name (the commit point) and the file closed. A run killed between trajectories loses only the
-one in progress; a group left half-written by a kill during a write is removed at the next write to that shard. A
-shard that no longer opens (a kill while HDF5 updated its metadata) is moved aside to ``*.corrupt`` by the writer,
-with a warning, and its trajectories are collected again.
+renamed to its final name (the commit point) and the file closed. A new shard is written as ``.shard_<k>.h5.*.tmp``
+and renamed into place once its first trajectory is committed and the file closed, so a kill never leaves a
+``shard_*.h5`` that does not open. A run killed between trajectories loses only the one in progress; a group left
+half-written by a kill is removed at the next write to that shard, a leftover temporary shard by the next writer.
+
+Repairs happen only under the store's :class:`~vjepa_bench.fileio.FolderLock` (``collect`` holds it for its whole
+run; a writer without it takes it for the repair): a shard that no longer opens because its format is damaged is
+moved aside to ``*.corrupt`` with a warning and its trajectories are collected again. A shard that HDF5 cannot open
+because another process holds its file lock is never touched: that is a one-line :class:`StoreError`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -32,9 +42,11 @@ import h5py
 import numpy as np
 
 from vjepa_bench import layout
+from vjepa_bench.fileio import FolderLock
 
 __all__ = [
     "CAMERA_FIELDS",
+    "ShardInUseError",
     "StoreError",
     "Trajectory",
     "TrajectoryInfo",
@@ -50,11 +62,22 @@ CAMERA_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "lookat_x", "lookat
 """Order of the stored camera pose vector; as a dict the look-at point is one key ``lookat`` with (x, y, z)."""
 _CAMERA_KEYS = ("azimuth_deg", "elevation_deg", "distance", "lookat", "roll_deg", "fovy_deg")
 _SHARD_PATTERN = re.compile(r"shard_(\d{5,})\.h5$")
+_TEMPORARY_PATTERN = re.compile(r"\.shard_\d{5,}\.h5\.\d+\.tmp$")
 _PARTIAL_PREFIX = "_partial_"
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError)
+"""What h5py raises on a damaged file (beyond OSError, a damaged header can surface as any of these)."""
 
 
 class StoreError(ValueError):
     """A shard or trajectory that is not what the store expects; the message names the file and the field."""
+
+
+class ShardInUseError(StoreError):
+    """HDF5 could not lock a shard: another process has it open. The shard itself is fine."""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def camera_to_array(camera: Mapping[str, Any]) -> np.ndarray:
@@ -164,25 +187,49 @@ def shard_paths(root: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def _is_in_use(error: OSError) -> bool:
+    """Whether h5py failed to open a file only because it is open elsewhere (another process's HDF5 file lock, or
+    this process holding it in another mode)."""
+    message = str(error)
+    return error.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in message or (
+        "already open" in message
+    )
+
+
 def _open_shard(path: Path, mode: str = "r") -> h5py.File:
+    """Open and check a shard; ShardInUseError when another process holds it, StoreError when it is damaged."""
     try:
         handle = h5py.File(path, mode)
     except OSError as error:
-        raise StoreError(f"{path}: not a readable HDF5 trajectory shard ({error})") from error
-    fmt = handle.attrs.get("format")
-    if fmt != FORMAT:
+        if _is_in_use(error):
+            doing = "cannot open the shard for writing" if mode != "r" else "cannot open the shard"
+            raise ShardInUseError(
+                f"{path}: {doing}: it is open elsewhere (in a reader or another writer?); close that first"
+            ) from error
+        raise StoreError(f"{path}: not a readable HDF5 trajectory shard ({_one_line(error)})") from error
+    try:
+        _check_format(path, handle)
+    except BaseException:
         handle.close()
+        raise
+    return handle
+
+
+def _check_format(path: Path, handle: h5py.File) -> None:
+    try:
+        fmt = handle.attrs.get("format")
+        version = int(handle.attrs.get("format_version", -1))
+        has_group = "trajectories" in handle
+    except _H5_ERRORS as error:
+        raise StoreError(f"{path}: damaged shard, cannot read its attributes ({_one_line(error)})") from error
+    if fmt != FORMAT:
         raise StoreError(
             f"{path}: attribute 'format' is {fmt!r}, expected {FORMAT!r}: not a vjepa_bench trajectory shard"
         )
-    version = int(handle.attrs.get("format_version", -1))
     if version != FORMAT_VERSION:
-        handle.close()
         raise StoreError(f"{path}: attribute 'format_version' is {version}, this reader knows {FORMAT_VERSION}")
-    if "trajectories" not in handle:
-        handle.close()
+    if not has_group:
         raise StoreError(f"{path}: group 'trajectories' is missing")
-    return handle
 
 
 def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
@@ -204,12 +251,7 @@ def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
         free = json.loads(attrs.get("attrs_json", "{}"))
     except json.JSONDecodeError as error:
         raise StoreError(f"{where}: attribute 'attrs_json' is not valid JSON ({error})") from error
-    camera = None
-    if "camera" in group:
-        values = group["camera"][()]
-        if np.shape(values) != (len(CAMERA_FIELDS),):
-            raise StoreError(f"{where}: field 'camera' has shape {np.shape(values)}, expected ({len(CAMERA_FIELDS)},)")
-        camera = camera_from_array(values)
+    camera = _read_camera(where, group)
     if "index" not in attrs:
         raise StoreError(f"{where}: attribute 'index' is missing")
     return TrajectoryInfo(
@@ -226,14 +268,52 @@ def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
     )
 
 
-def _list_shard(path: Path) -> list[TrajectoryInfo]:
+def _read_camera(where: str, group: h5py.Group) -> dict[str, Any] | None:
+    if "camera" not in group:
+        return None
+    try:
+        values = group["camera"][()]
+    except _H5_ERRORS as error:
+        raise StoreError(f"{where}: cannot read dataset 'camera' ({_one_line(error)})") from error
+    if np.shape(values) != (len(CAMERA_FIELDS),):
+        raise StoreError(f"{where}: field 'camera' has shape {np.shape(values)}, expected ({len(CAMERA_FIELDS)},)")
+    if not np.all(np.isfinite(values)):
+        raise StoreError(f"{where}: dataset 'camera' holds NaN or infinite values")
+    return camera_from_array(values)
+
+
+def _scan_shard(path: Path) -> tuple[int, list[TrajectoryInfo]]:
+    """A shard's ``shard_size`` attribute and the infos of its committed trajectories."""
     with _open_shard(path) as handle:
-        group = handle["trajectories"]
         try:
+            stored_size = int(handle.attrs.get("shard_size", -1))
+            group = handle["trajectories"]
             names = sorted(name for name in group if not name.startswith(_PARTIAL_PREFIX))
-            return [_read_info(path, name, group[name]) for name in names]
-        except (OSError, RuntimeError, KeyError) as error:
-            raise StoreError(f"{path}: damaged shard, cannot list trajectories ({error})") from error
+            return stored_size, [_read_info(path, name, group[name]) for name in names]
+        except StoreError:
+            raise
+        except _H5_ERRORS as error:
+            raise StoreError(f"{path}: damaged shard, cannot list trajectories ({_one_line(error)})") from error
+
+
+def _list_shard(path: Path) -> list[TrajectoryInfo]:
+    return _scan_shard(path)[1]
+
+
+def _aside_name(path: Path) -> Path:
+    """``<shard>.corrupt``, or ``<shard>.corrupt<k>`` when earlier damaged copies are there already."""
+    candidate, k = path.with_name(path.name + ".corrupt"), 1
+    while candidate.exists():
+        candidate, k = path.with_name(f"{path.name}.corrupt{k}"), k + 1
+    return candidate
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class TrajectoryWriter:
@@ -244,10 +324,18 @@ class TrajectoryWriter:
         shard_size: trajectories per shard; fixed for a directory (checked against its existing shards).
         compression: ``"gzip"`` (portable, default) or ``"lzf"`` (faster, h5py only) for the images.
         compression_level: gzip level 0-9 (ignored by lzf).
+        locked: the caller holds the store's :class:`~vjepa_bench.fileio.FolderLock` for the writer's life (as
+            ``collect`` does); otherwise the writer takes it only while it repairs the store.
     """
 
     def __init__(
-        self, root: str | os.PathLike, shard_size: int = 100, compression: str = "gzip", compression_level: int = 4
+        self,
+        root: str | os.PathLike,
+        shard_size: int = 100,
+        compression: str = "gzip",
+        compression_level: int = 4,
+        *,
+        locked: bool = False,
     ) -> None:
         if shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {shard_size}")
@@ -258,32 +346,49 @@ class TrajectoryWriter:
         self.shard_size = int(shard_size)
         self.compression = compression
         self.compression_opts = int(compression_level) if compression == "gzip" else None
+        self.locked = locked
         self._done: dict[int, int | None] = {}
+        self._remove_temporaries()
         for path in shard_paths(self.root):
-            try:
-                infos = _list_shard(path)
-                with h5py.File(path, "r") as handle:
-                    stored_size = int(handle.attrs.get("shard_size", -1))
-            except StoreError as error:
-                moved = path.with_name(path.name + ".corrupt")
-                os.replace(path, moved)
-                warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=2)
-                continue
-            if stored_size != self.shard_size:
-                raise StoreError(
-                    f"{path}: attribute 'shard_size' is {stored_size}, but this writer uses {self.shard_size}"
-                )
-            self._done.update({info.index: info.seed for info in infos})
+            self._resume_shard(path)
+
+    def _repairing(self) -> contextlib.AbstractContextManager[Any]:
+        """The folder lock for a repair: already held by the caller, or taken now (one-line error if busy)."""
+        if self.locked:
+            return contextlib.nullcontext()
+        return FolderLock(self.root, f"trajectory store repair of {self.root}")
+
+    def _remove_temporaries(self) -> None:
+        """Delete shards a killed writer left half-created (their trajectory was never committed)."""
+        leftovers = [p for p in self.root.iterdir() if _TEMPORARY_PATTERN.match(p.name)]
+        if leftovers:
+            with self._repairing():
+                for path in leftovers:
+                    path.unlink(missing_ok=True)
+
+    def _resume_shard(self, path: Path) -> None:
+        """Record the trajectories of an existing shard; move it aside if its format is damaged."""
+        try:
+            stored_size, infos = _scan_shard(path)
+        except ShardInUseError:
+            raise
+        except StoreError as error:
+            self._move_aside(path, error)
+            return
+        if stored_size != self.shard_size:
+            raise StoreError(f"{path}: attribute 'shard_size' is {stored_size}, but this writer uses {self.shard_size}")
+        self._done.update({info.index: info.seed for info in infos})
+
+    def _move_aside(self, path: Path, error: StoreError) -> None:
+        with self._repairing():
+            moved = _aside_name(path)
+            os.replace(path, moved)
+        warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=3)
 
     @property
     def done_indices(self) -> set[int]:
         """Indices of the trajectories already stored."""
         return set(self._done)
-
-    @property
-    def done_seeds(self) -> set[int]:
-        """Seeds of the trajectories already stored (those written with a seed)."""
-        return {seed for seed in self._done.values() if seed is not None}
 
     def seed_of(self, index: int) -> int | None:
         """The seed stored with trajectory ``index`` (``KeyError`` if it is not stored)."""
@@ -299,22 +404,36 @@ class TrajectoryWriter:
         if index in self._done:
             raise StoreError(f"{self.shard_path(index)}: trajectory {index} is already stored")
         path = self.shard_path(index)
-        name = f"{index:07d}"
-        try:
-            handle = h5py.File(path, "a")
-        except OSError as error:
-            raise StoreError(f"{path}: cannot open the shard for writing; is it open in a reader? ({error})") from error
-        with handle:
-            if "format" not in handle.attrs:
-                handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "shard_size": self.shard_size})
-            trajectories = handle.require_group("trajectories")
-            for stale in [key for key in trajectories if key.startswith(_PARTIAL_PREFIX)]:
-                del trajectories[stale]
-            group = trajectories.create_group(_PARTIAL_PREFIX + name)
-            self._fill(group, trajectory)
-            trajectories.move(_PARTIAL_PREFIX + name, name)
+        if path.exists():
+            with _open_shard(path, "a") as handle:
+                self._commit(handle, trajectory)
+        else:
+            self._create_shard(path, trajectory)
         self._done[index] = None if trajectory.seed is None else int(trajectory.seed)
         return path
+
+    def _create_shard(self, path: Path, trajectory: Trajectory) -> None:
+        """Write a new shard holding ``trajectory`` under a temporary name, then rename it into place."""
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with h5py.File(temporary, "w") as handle:
+                handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "shard_size": self.shard_size})
+                self._commit(handle, trajectory)
+            _fsync(temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def _commit(self, handle: h5py.File, trajectory: Trajectory) -> None:
+        """Write the group under a temporary name, then rename it (the commit point)."""
+        name = f"{int(trajectory.index):07d}"
+        trajectories = handle.require_group("trajectories")
+        for stale in [key for key in trajectories if key.startswith(_PARTIAL_PREFIX)]:
+            del trajectories[stale]
+        group = trajectories.create_group(_PARTIAL_PREFIX + name)
+        self._fill(group, trajectory)
+        trajectories.move(_PARTIAL_PREFIX + name, name)
 
     def _fill(self, group: h5py.Group, trajectory: Trajectory) -> None:
         images = np.ascontiguousarray(trajectory.images)
@@ -325,11 +444,13 @@ class TrajectoryWriter:
             compression=self.compression,
             compression_opts=self.compression_opts,
             shuffle=False,
+            fletcher32=True,
         )
-        group.create_dataset("states", data=np.asarray(trajectory.states, np.float32))
-        group.create_dataset("actions", data=np.asarray(trajectory.actions, np.float32).reshape(-1, layout.ACTION_DIM))
+        group.create_dataset("states", data=np.asarray(trajectory.states, np.float32), fletcher32=True)
+        actions = np.asarray(trajectory.actions, np.float32).reshape(-1, layout.ACTION_DIM)
+        group.create_dataset("actions", data=actions, fletcher32=True)
         if trajectory.camera is not None:
-            camera = group.create_dataset("camera", data=camera_to_array(trajectory.camera))
+            camera = group.create_dataset("camera", data=camera_to_array(trajectory.camera), fletcher32=True)
             camera.attrs["fields"] = json.dumps(CAMERA_FIELDS)
         group.attrs["index"] = int(trajectory.index)
         group.attrs["task"] = str(trajectory.task)
@@ -381,12 +502,20 @@ class TrajectoryReader(Sequence[Trajectory]):
         return info, handle["trajectories"][info.group]
 
     def _read(self, i: int, field_name: str, selection: Any) -> np.ndarray:
-        info, group = self._group(i)
+        """``selection`` of one dataset; a damaged chunk (checksum, filter or HDF5 error) is a one-line StoreError."""
+        where = f"{self.infos[i].path}:/trajectories/{self.infos[i].group}"
         try:
-            return group[field_name][selection]
-        except (OSError, RuntimeError, KeyError) as error:
-            where = f"{info.path}:/trajectories/{info.group}"
-            raise StoreError(f"{where}: cannot read field {field_name!r} ({error})") from error
+            _, group = self._group(i)
+            values = group[field_name][selection]
+        except StoreError:
+            raise
+        except _H5_ERRORS as error:
+            raise StoreError(f"{where}: cannot read dataset {field_name!r} ({_one_line(error)})") from error
+        if field_name != "images" and not np.all(np.isfinite(values)):
+            raise StoreError(
+                f"{where}: dataset {field_name!r} holds NaN or infinite values; re-collect that trajectory"
+            )
+        return values
 
     def window(self, i: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frames ``start .. start + count - 1`` of trajectory ``i``: images, states, and the ``count - 1`` actions."""
