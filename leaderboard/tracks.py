@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import mujoco
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.results import canonical_hash
+from vjepa_bench.fileio import write_text_atomic
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 LOCK_FILE = Path(__file__).resolve().parent / "tracks.lock.json"
@@ -111,13 +111,6 @@ def build_lock() -> dict[str, Any]:
             entry.update(env_kwargs=t.env_kwargs, episodes=episodes, episode_list_sha256=canonical_hash(episodes))
         tracks[t.name] = entry
     return {"lock_version": LOCK_VERSION, "env_hash": env_hash(), "mujoco": mujoco.__version__, "tracks": tracks}
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_lock(path: Path = LOCK_FILE) -> dict[str, Any]:

@@ -42,20 +42,21 @@ def test_summary_counts_and_means():
 def test_episode_log_drops_a_partial_last_line(tmp_path):
     path = tmp_path / "episodes.jsonl"
     log = EpisodeLog(path)
-    log.append({"episode": 0, "success": True})
+    log.append({"episode": 0, "seed": 0, "success": True})
     with open(path, "a") as f:
         f.write('{"episode": 1, "succ')  # a run killed mid-write
     reopened = EpisodeLog(path)
     assert list(reopened.records) == [0]
-    assert path.read_text().count("\n") == 1
-    reopened.append({"episode": 1, "success": False})
+    with pytest.warns(UserWarning, match="episodes.jsonl:2: dropped a partial last line"):
+        reopened.append({"episode": 1, "seed": 1, "success": False})
+    assert path.read_text().count("\n") == 2
     assert [r["episode"] for r in EpisodeLog(path).ordered()] == [0, 1]
 
 
 def test_episode_log_rejects_a_corrupt_line(tmp_path):
     path = tmp_path / "episodes.jsonl"
-    path.write_text("not json\n")
-    with pytest.raises(ValueError, match="episodes.jsonl:1"):
+    path.write_text('not json\n{"episode": 1, "seed": 1, "success": true}\n')
+    with pytest.raises(UsageError, match="episodes.jsonl:1 is not valid JSON"):
         EpisodeLog(path)
 
 

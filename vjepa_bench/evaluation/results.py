@@ -14,6 +14,7 @@ from typing import Any
 
 from vjepa_bench import __version__
 from vjepa_bench.evaluation.metrics import summarize
+from vjepa_bench.fileio import dumps_json, write_json_atomic
 from vjepa_bench.models.checkpoints import file_sha256
 
 RESULTS_SCHEMA = "vjepa-bench/results"
@@ -73,8 +74,21 @@ def build_results(
     }
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+
+def _comparable(results: Any) -> Any:
+    """A results value without its creation time, the one field that differs between equal results."""
+    return {k: v for k, v in results.items() if k != "created"} if isinstance(results, dict) else results
+
+
+def write_results(path: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Write ``results`` as strict JSON unless ``path`` already says the same (creation time aside); return what
+    ``path`` holds then."""
+    fresh = json.loads(dumps_json(results))
+    try:
+        held = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        held = None
+    if _comparable(held) == _comparable(fresh):
+        return held
+    write_json_atomic(path, fresh)
+    return fresh

@@ -1,37 +1,47 @@
-"""The episode runner behind ``vjepa-bench eval``: seeded episodes, one JSON line each, resumable results."""
+"""The episode runner behind ``vjepa-bench eval``: seeded episodes, one JSON line each, resumable results.
+
+A run folder holds one run. Its identity (env, agent, planner and checkpoint, with every default filled in) is
+hashed; ``run.json`` holds it and every line of ``episodes.jsonl`` carries the hash, so only the same run can
+resume into the folder, even once ``run.json`` is gone. The folder is locked while a run writes to it, and every
+check that can refuse a run is made before anything in the folder is written.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 from tqdm import tqdm
 
-from vjepa_bench.agents import make_agent
-from vjepa_bench.envs import make_env
+from vjepa_bench.agents import AGENTS, make_agent
+from vjepa_bench.envs import CameraPose, CameraRandomization, FrankaEnv, make_env
 from vjepa_bench.envs.video import EpisodeRecorder
 from vjepa_bench.errors import UsageError
-from vjepa_bench.evaluation.metrics import summarize
 from vjepa_bench.evaluation.records import EpisodeLog
-from vjepa_bench.evaluation.results import (
-    build_results,
-    canonical_hash,
-    write_json_atomic,
-)
+from vjepa_bench.evaluation.results import build_results, canonical_hash, write_results
+from vjepa_bench.fileio import FolderLock, dumps_json, write_text_atomic
+from vjepa_bench.planning import NonFiniteEnergy, PlannerConfig
 
 RUN_FILE = "run.json"
 RECORDS_FILE = "episodes.jsonl"
 RESULTS_FILE = "results.json"
+RUN_KEY = "run_sha256"
+"""The record field holding the hash of the run identity that wrote it."""
+_PLAIN = (type(None), bool, int, float, str)
 
 
 @dataclass
 class EvalSpec:
-    """Everything that defines an evaluation run; its hash guards resuming into the same folder."""
+    """Everything that defines an evaluation run; its identity guards resuming into the same folder."""
 
     env_id: str
     env_kwargs: dict[str, Any]
@@ -41,16 +51,6 @@ class EvalSpec:
     output_dir: Path
     videos: int = 0
     progress: bool = field(default=True, compare=False)
-
-    def identity(self, checkpoint_sha256: str | None) -> dict[str, Any]:
-        """What must match for a run to resume into the same folder (the episode list may grow)."""
-        return {
-            "env_id": self.env_id,
-            "env_kwargs": self.env_kwargs,
-            "agent": self.agent,
-            "agent_kwargs": self.agent_kwargs,
-            "checkpoint_sha256": checkpoint_sha256,
-        }
 
 
 def episode_list(count: int, first_seed: int = 0) -> list[dict[str, int]]:
@@ -62,7 +62,7 @@ def episode_list(count: int, first_seed: int = 0) -> list[dict[str, int]]:
 
 def _jsonable(value: Any) -> Any:
     if is_dataclass(value):
-        return asdict(value)
+        return _jsonable(asdict(value))
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (np.floating, np.integer, np.bool_)):
@@ -74,28 +74,117 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _guard_resume(spec: EvalSpec, checkpoint_sha256: str | None, log: EpisodeLog) -> None:
-    run_file = spec.output_dir / RUN_FILE
-    identity = _jsonable(spec.identity(checkpoint_sha256))
-    if run_file.exists() and json.loads(run_file.read_text()).get("hash") != canonical_hash(identity):
-        raise UsageError(
-            f"{spec.output_dir} holds a run with a different env, agent, planner or checkpoint "
-            f"(see {run_file}); choose another output_dir=... or delete that folder"
-        )
+def _signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword defaults of ``factory`` that are plain values (None, bool, number, string)."""
+    params = inspect.signature(factory).parameters.values()
+    return {p.name: p.default for p in params if p.default is not p.empty and isinstance(p.default, _PLAIN)}
+
+
+def normalised_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the env's defaults filled in (and a complete camera pose), so explicit defaults match none."""
+    spec = gym.spec(env_id)
+    env_class = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    full = {**_signature_defaults(env_class), **spec.kwargs, **kwargs}
+    if isinstance(env_class, type) and issubclass(env_class, FrankaEnv):
+        full["camera"] = CameraPose.from_any(full["camera"]).as_dict()
+        if full["camera_randomization"] is not None:
+            full["camera_randomization"] = asdict(CameraRandomization.from_any(full["camera_randomization"]))
+    return full
+
+
+def normalised_agent_kwargs(name: str, kwargs: dict[str, Any], agent: Any) -> dict[str, Any]:
+    """``kwargs`` with the agent's defaults filled in, its planner settings as the built planner's full config."""
+    full = {**_signature_defaults(AGENTS[name]), **kwargs}
+    config = getattr(getattr(agent, "planner", None), "config", None)
+    if isinstance(config, PlannerConfig):
+        full["planner"] = asdict(config)
+    return full
+
+
+def run_identity(spec: EvalSpec, agent: Any) -> dict[str, Any]:
+    """What must match for a run to resume into the same folder (the episode list may grow)."""
+    return _jsonable({
+        "env_id": spec.env_id,
+        "env_kwargs": normalised_env_kwargs(spec.env_id, spec.env_kwargs),
+        "agent": spec.agent,
+        "agent_kwargs": normalised_agent_kwargs(spec.agent, spec.agent_kwargs, agent),
+        "checkpoint_sha256": getattr(agent, "checkpoint_sha256", None),
+    })
+
+
+def _check_output_dir(folder: Path) -> None:
+    """``folder`` must be a folder, or not exist yet, under a folder this user can write."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"output_dir={folder}: {existing} is a file, not a folder; choose another output_dir=...")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"output_dir={folder}: {existing} is read-only; choose a writable output_dir=...")
+
+
+def _check_spec(spec: EvalSpec) -> None:
+    """Refuse a bad ``videos`` or ``output_dir`` before anything is built or written."""
+    videos = spec.videos
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
+        raise UsageError(f"videos={videos!r}: must be an integer >= 0 (how many episodes to record)")
+    _check_output_dir(Path(spec.output_dir))
+
+
+def _other_run(spec: EvalSpec, where: str) -> UsageError:
+    return UsageError(f"{spec.output_dir} holds a run with a different env, agent, planner or checkpoint "
+                      f"(see {where}); choose another output_dir=... or delete that folder")
+
+
+def _stored_run_hash(run_file: Path) -> str | None:
+    """The hash in ``run.json``; None when there is no such file."""
+    if not run_file.exists():
+        return None
+    try:
+        stored = json.loads(run_file.read_bytes())["hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        stored = None
+    if not isinstance(stored, str):
+        raise UsageError(f"{run_file} is not a run file; delete it (each episode in {RECORDS_FILE} still names "
+                         "its run) and run again")
+    return stored
+
+
+def _open_folder(spec: EvalSpec, run_hash: str) -> EpisodeLog:
+    """The folder's episode log, once the folder is known to hold this run or nothing (reads only)."""
+    folder = Path(spec.output_dir)
+    log = EpisodeLog(folder / RECORDS_FILE)
+    if _stored_run_hash(folder / RUN_FILE) not in (None, run_hash):
+        raise _other_run(spec, str(folder / RUN_FILE))
     seeds = {e["episode"]: e["seed"] for e in spec.episodes}
     for episode, record in log.records.items():
+        if record.get(RUN_KEY) != run_hash:
+            raise _other_run(spec, f"{log.path}, episode {episode}")
         if episode in seeds and record["seed"] != seeds[episode]:
             raise UsageError(
                 f"{log.path}: episode {episode} ran with seed {record['seed']}, this run asks for seed "
                 f"{seeds[episode]}; keep seed= as before or choose another output_dir=..."
             )
-    write_json_atomic(run_file, {"hash": canonical_hash(identity), "spec": identity})
+    return log
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless the file already holds exactly that."""
+    if not (path.is_file() and path.read_bytes() == text.encode("utf-8")):
+        write_text_atomic(path, text)
+
+
+def _finite_energy(value: Any) -> float:
+    energy = float(value)
+    if not math.isfinite(energy):
+        raise NonFiniteEnergy(f"world model produced non-finite energy ({energy}) reported by the agent; check "
+                              "the checkpoint (re-train or download it again) and the observations")
+    return energy
 
 
 def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder | None = None) -> dict[str, Any]:
     """Run one seeded episode to termination or truncation; return its record (without the episode index).
 
-    ``final_distance`` is the privileged distance to the final goal (for pick-and-place, the placement).
+    ``final_distance`` is the privileged distance to the final goal (for pick-and-place, the placement). A
+    non-finite energy in the agent's ``step_info`` raises ``NonFiniteEnergy``.
     """
     obs, info = env.reset(seed=seed)
     agent.reset(obs, info, env.unwrapped)
@@ -112,7 +201,7 @@ def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder |
         step_info = agent.step_info()
         plan_times.append(float(step_info.get("planning_time_s", elapsed)))
         if "energy" in step_info:
-            energies.append(float(step_info["energy"]))
+            energies.append(_finite_energy(step_info["energy"]))
         obs, reward, terminated, truncated, info = env.step(action)
         steps += 1
         total_reward += float(reward)
@@ -134,40 +223,40 @@ def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder |
     }
 
 
-def success_rate(env_id: str, agent: Any, episodes: int = 50, seed: int = 0, **env_kwargs: Any) -> dict[str, Any]:
-    """In-memory success summary of ``agent`` over episodes with seeds ``seed, seed + 1, ...`` (no files).
+def _agent_label(spec: EvalSpec, agent: Any) -> str:
+    """The agent and, if it has one, its checkpoint, for an error message."""
+    label = f"agent {spec.agent!r}"
+    if "checkpoint" in spec.agent_kwargs:
+        label += f" with checkpoint {spec.agent_kwargs['checkpoint']!r}"
+    sha256 = getattr(agent, "checkpoint_sha256", None)
+    return label + (f" (sha256 {sha256[:12]})" if sha256 else "")
 
-    Returns ``summarize``'s block plus ``records``; ``vjepa-bench eval`` is the resumable, file-backed version.
-    """
-    env = make_env(env_id, **env_kwargs)
+
+def _episode(spec: EvalSpec, env: gym.Env, agent: Any, entry: dict[str, int], run_hash: str) -> dict[str, Any]:
+    """Run one episode of the list (recording its video if asked) and return its record."""
+    recorder = EpisodeRecorder() if entry["episode"] < spec.videos else None
     try:
-        records = [run_episode(env, agent, seed + i) for i in range(episodes)]
-    finally:
-        env.close()
-    return {"env_id": env_id, **summarize(records), "records": records}
+        record = run_episode(env, agent, entry["seed"], recorder)
+    except NonFiniteEnergy as err:
+        raise UsageError(f"{_agent_label(spec, agent)}, episode {entry['episode']} (seed {entry['seed']}): "
+                         f"{err}") from None
+    if recorder is not None:  # before the record: a kill in between re-runs the episode
+        recorder.save(Path(spec.output_dir) / "videos" / f"episode_{entry['episode']:04d}.mp4")
+    return {"episode": entry["episode"], RUN_KEY: run_hash, **record}
 
 
-def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
-    """Run (or resume) every episode of ``spec`` and write ``episodes.jsonl`` and ``results.json``."""
-    agent = make_agent(spec.agent, **spec.agent_kwargs)
-    env = make_env(spec.env_id, **spec.env_kwargs)  # bad settings fail here, before the folder is claimed
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
-    log = EpisodeLog(spec.output_dir / RECORDS_FILE)
-    _guard_resume(spec, getattr(agent, "checkpoint_sha256", None), log)
+def _run_episodes(spec: EvalSpec, env: gym.Env, agent: Any, log: EpisodeLog, run_hash: str) -> None:
+    """Run every episode of the list that the log does not hold yet, appending each as it finishes."""
     todo = [e for e in spec.episodes if e["episode"] not in log]
-    try:
-        bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress or not todo)
-        for entry in bar:
-            recorder = EpisodeRecorder() if entry["episode"] < spec.videos else None
-            record = {"episode": entry["episode"], **run_episode(env, agent, entry["seed"], recorder)}
-            if recorder is not None:  # before the record: a kill in between re-runs the episode
-                recorder.save(spec.output_dir / "videos" / f"episode_{entry['episode']:04d}.mp4")
-            log.append(record)
-            done = log.ordered()
-            bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
-    finally:
-        env.close()
-    results = build_results(
+    bar = tqdm(todo, desc=f"{spec.agent} on {spec.env_id}", unit="ep", disable=not spec.progress or not todo)
+    for entry in bar:
+        log.append(_episode(spec, env, agent, entry, run_hash))
+        done = log.ordered()
+        bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
+
+
+def _results(spec: EvalSpec, agent: Any, log: EpisodeLog) -> dict[str, Any]:
+    return build_results(
         task={"id": spec.env_id, "kwargs": _jsonable(spec.env_kwargs)},
         agent={
             "name": spec.agent,
@@ -179,8 +268,30 @@ def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
         records_file=log.path,
         device=getattr(agent, "device_name", None),
     )
-    write_json_atomic(spec.output_dir / RESULTS_FILE, results)
-    return results
+
+
+def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
+    """Run (or resume) every episode of ``spec`` and write ``episodes.jsonl`` and ``results.json``.
+
+    Bad settings and a folder holding another run are refused before the folder is claimed or written; a
+    folder in use by another run is refused at once. A resumed run with nothing left to do writes nothing but
+    a ``results.json`` that changed.
+    """
+    _check_spec(spec)
+    folder = Path(spec.output_dir)
+    agent = make_agent(spec.agent, **spec.agent_kwargs)
+    env = make_env(spec.env_id, **spec.env_kwargs)
+    try:
+        identity = run_identity(spec, agent)
+        run_hash = canonical_hash(identity)
+        _open_folder(spec, run_hash)
+        with FolderLock(folder, f"vjepa-bench eval of {spec.agent} on {spec.env_id}"):
+            log = _open_folder(spec, run_hash)  # again: another run may have written before the lock was ours
+            _write_if_changed(folder / RUN_FILE, dumps_json({"hash": run_hash, "spec": identity}))
+            _run_episodes(spec, env, agent, log, run_hash)
+            return write_results(folder / RESULTS_FILE, _results(spec, agent, log))
+    finally:
+        env.close()
 
 
 def format_summary(results: dict[str, Any]) -> str:
