@@ -5,6 +5,8 @@ A handful of seeds per case keeps this short; the 50-episode figures come from `
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import vjepa_bench.envs as envs
@@ -13,7 +15,15 @@ from vjepa_bench.agents.random_agent import RandomAgent
 from vjepa_bench.agents.scripted import ScriptedAgent
 
 from vjepa_bench import layout
-from vjepa_bench.evaluation.runner import success_rate
+from vjepa_bench.evaluation.runner import EvalSpec, episode_list, run_evaluation
+
+
+def _evaluate(out: Path, env_id: str, agent: str, agent_kwargs: dict, seed: int, **env_kwargs) -> dict:
+    """Three episodes from ``seed`` at 32 px through the file-backed runner; its results."""
+    return run_evaluation(EvalSpec(env_id=env_id, env_kwargs={"image_size": 32, **env_kwargs}, agent=agent,
+                                   agent_kwargs=agent_kwargs, episodes=episode_list(3, seed), output_dir=out,
+                                   progress=False))
+
 
 CASES = [("vjepa_bench/FrankaReach-v1", None)]
 CASES += [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup")]
@@ -27,10 +37,10 @@ def test_agents_registered_and_follow_the_protocol():
 
 
 @pytest.mark.parametrize("env_id,obj", CASES)
-def test_scripted_agent_solves_task(env_id, obj):
+def test_scripted_agent_solves_task(tmp_path, env_id, obj):
     kwargs = {"object": obj} if obj else {}
-    result = success_rate(env_id, ScriptedAgent(), episodes=3, seed=100, image_size=32, **kwargs)
-    assert result["successes"] == 3, result["records"]
+    result = _evaluate(tmp_path, env_id, "scripted", {}, seed=100, **kwargs)
+    assert result["summary"]["successes"] == 3, result["records"]
     for record in result["records"]:
         assert record["steps"] <= envs.ENV_CLASSES[env_id].max_episode_steps
         limit = 0.05 if "PickPlace" in env_id else 0.04
@@ -39,9 +49,9 @@ def test_scripted_agent_solves_task(env_id, obj):
 
 
 @pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaGrasp-v1", "vjepa_bench/FrankaPickPlace-v1"])
-def test_random_agent_fails_grasp_and_pick_place(env_id):
-    result = success_rate(env_id, RandomAgent(seed=0), episodes=3, seed=0, image_size=32, object="box")
-    assert result["successes"] == 0
+def test_random_agent_fails_grasp_and_pick_place(tmp_path, env_id):
+    result = _evaluate(tmp_path, env_id, "random", {"seed": 0}, seed=0, object="box")
+    assert result["summary"]["successes"] == 0
 
 
 def test_random_agent_is_seeded_and_in_bounds():
