@@ -17,6 +17,7 @@ from vjepa_bench.data.droid import (
     read_trajectory_list,
     video_path,
 )
+from vjepa_bench.data.store import StoreError
 from vjepa_bench.data.video import read_video, video_info, write_video
 
 N_RAW, FPS, HEIGHT, WIDTH = 40, 15, 64, 96
@@ -155,7 +156,7 @@ def test_camera_key_fallbacks_and_errors(droid_dir, tmp_path):
     write_droid_trajectory(broken)
     with h5py.File(broken / "trajectory.h5", "a") as handle:
         del handle["observation/robot_state/gripper_position"]
-    with pytest.raises(KeyError, match=r"trajectory.h5.*gripper_position"):
+    with pytest.raises(StoreError, match=r"trajectory.h5: field .*gripper_position.* is missing"):
         load_droid_trajectory(broken)
     with pytest.raises(FileNotFoundError, match="no metadata JSON"):
         load_droid_trajectory(broken / "recordings")

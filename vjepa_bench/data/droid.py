@@ -9,6 +9,9 @@ One directory per trajectory::
 
 Frames are subsampled to about 4 fps (every ``ceil(video_fps / 4)``-th frame, from frame 0), states are read at
 the same frames, and actions are :func:`vjepa_bench.layout.action_between` of consecutive subsampled states.
+Every trajectory is checked when it is listed: the states must be present, non-empty and finite, and the MP4 must
+decode and hold at least as many frames as ``trajectory.h5`` has states; anything else is a one-line
+:class:`~vjepa_bench.data.store.StoreError` naming the files.
 Clip windows (``DroidTrajectories.window``) start on subsampled frames, i.e. at raw frames that are multiples of the
 stride; the official loader may start at any raw frame (same frame spacing, a different phase).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vjepa_bench import layout
-from vjepa_bench.data.store import Trajectory
+from vjepa_bench.data.store import H5_ERRORS, StoreError, Trajectory, one_line
 from vjepa_bench.data.video import read_video
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "video_path",
     "read_states",
     "frame_stride",
+    "count_video_frames",
     "load_droid_trajectory",
     "DroidTrajectories",
 ]
@@ -123,25 +128,39 @@ def video_path(trajectory_dir: str | os.PathLike, metadata: dict[str, Any], came
 
 
 def read_states(h5_path: str | os.PathLike) -> np.ndarray:
-    """DROID states ``float32 (N, 7)``: cartesian_position (x, y, z, Euler xyz) and gripper_position."""
+    """DROID states ``float32 (N, 7)``: cartesian_position (x, y, z, Euler xyz) and gripper_position.
+
+    A damaged file, a missing or empty field, a wrong shape or a NaN/infinite value is a one-line StoreError.
+    """
     h5_path = Path(h5_path)
     if not h5_path.is_file():
         raise FileNotFoundError(f"DROID trajectory file not found: {h5_path}")
     try:
-        with h5py.File(h5_path, "r") as handle:
-            for name in STATE_FIELDS:
-                if name not in handle:
-                    raise KeyError(f"{h5_path}: field {name!r} is missing")
-            pose = np.asarray(handle[STATE_FIELDS[0]][()], np.float64)
-            gripper = np.asarray(handle[STATE_FIELDS[1]][()], np.float64)
-    except OSError as error:
-        raise OSError(f"{h5_path}: not a readable HDF5 file ({error})") from error
-    gripper = gripper.reshape(len(gripper), -1)
+        pose, gripper = _read_state_fields(h5_path)
+    except StoreError:
+        raise
+    except H5_ERRORS as error:
+        raise StoreError(f"{h5_path}: not a readable DROID trajectory file ({one_line(error)})") from error
     if pose.ndim != 2 or pose.shape[1] != 6:
-        raise ValueError(f"{h5_path}: field {STATE_FIELDS[0]!r} must be (N, 6), got {pose.shape}")
-    if gripper.shape != (len(pose), 1):
-        raise ValueError(f"{h5_path}: field {STATE_FIELDS[1]!r} must be (N,) with N = {len(pose)}, got {gripper.shape}")
-    return np.concatenate([pose, gripper], axis=1).astype(np.float32)
+        raise StoreError(f"{h5_path}: field {STATE_FIELDS[0]!r} must be (N, 6), got {pose.shape}")
+    if len(pose) == 0:
+        raise StoreError(f"{h5_path}: field {STATE_FIELDS[0]!r} is empty; a trajectory needs at least one state")
+    if gripper.shape not in ((len(pose),), (len(pose), 1)):
+        raise StoreError(f"{h5_path}: field {STATE_FIELDS[1]!r} must be (N,) with N = {len(pose)}, got {gripper.shape}")
+    states = np.concatenate([pose, gripper.reshape(-1, 1)], axis=1).astype(np.float32)
+    for name, values in zip(STATE_FIELDS, (states[:, :6], states[:, 6])):
+        bad = np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))
+        if bad.size:
+            raise StoreError(f"{h5_path}: field {name!r} holds NaN or infinite values (first at row {bad[0]})")
+    return states
+
+
+def _read_state_fields(h5_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with h5py.File(h5_path, "r") as handle:
+        for name in STATE_FIELDS:
+            if name not in handle:
+                raise StoreError(f"{h5_path}: field {name!r} is missing")
+        return np.asarray(handle[STATE_FIELDS[0]][()], np.float64), np.asarray(handle[STATE_FIELDS[1]][()], np.float64)
 
 
 def frame_stride(video_fps: float, target_fps: float = TARGET_FPS) -> int:
@@ -152,14 +171,39 @@ def frame_stride(video_fps: float, target_fps: float = TARGET_FPS) -> int:
 
 
 def _video_fps(path: Path) -> float:
-    reader = imageio_ffmpeg.read_frames(str(path))
     try:
-        fps = float(next(reader)["fps"])
-    finally:
-        reader.close()
+        reader = imageio_ffmpeg.read_frames(str(path))
+        try:
+            fps = float(next(reader)["fps"])
+        finally:
+            reader.close()
+    except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as error:
+        raise StoreError(f"{path}: not a readable video ({_first_line(error)})") from error
     if fps <= 0:
-        raise ValueError(f"{path}: the container reports no frame rate")
+        raise StoreError(f"{path}: the container reports no frame rate")
     return fps
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def count_video_frames(path: str | os.PathLike) -> int:
+    """Frames of a video's first video stream, counted by ffmpeg from the container's packets (no decoding).
+
+    A file ffmpeg cannot read (truncated, not a video) is a one-line StoreError carrying ffmpeg's last error line;
+    ffmpeg's own banner and log never reach the terminal.
+    """
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", os.fspath(path),
+        "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace", check=False)
+    counts = [line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("frame=")]
+    if result.returncode != 0 or not counts:
+        reason = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "no video stream")
+        raise StoreError(f"{path}: not a readable video ({reason.strip()}); re-download or re-encode it")
+    return int(counts[-1])
 
 
 @dataclass(frozen=True)
@@ -179,7 +223,14 @@ class DroidEntry:
 def _entry(trajectory_dir: Path, camera: str, target_fps: float) -> DroidEntry:
     _, metadata = read_metadata(trajectory_dir)
     video = video_path(trajectory_dir, metadata, camera)
-    n_raw = len(read_states(trajectory_dir / "trajectory.h5"))
+    h5_path = trajectory_dir / "trajectory.h5"
+    n_raw = len(read_states(h5_path))
+    n_video = count_video_frames(video)
+    if n_video < n_raw:
+        raise StoreError(
+            f"{video} has {n_video} frames but {h5_path} has {n_raw} states: the video is shorter than its "
+            "trajectory (truncated copy?); re-download that trajectory or leave it out of the list"
+        )
     stride = frame_stride(_video_fps(video), target_fps)
     success = metadata.get("success")
     return DroidEntry(
@@ -200,23 +251,20 @@ def load_droid_trajectory(
     """A whole DROID trajectory at about ``target_fps``, in our :class:`Trajectory` structure.
 
     ``size`` (height, width) resizes frames while decoding (DROID's 1280x720 frames are 2.7 MB each).
-    The trajectory ends at the shorter of the video and the state arrays.
+    The trajectory has as many frames as the state arrays; a video with fewer frames is a StoreError when the
+    trajectory is opened, and frames past the last state are not used.
     """
     entry = _entry(Path(trajectory_dir), camera, target_fps)
-    return _load_window(entry, 0, entry.length, size, index, allow_short_video=True)
+    return _load_window(entry, 0, entry.length, size, index)
 
 
-def _load_window(
-    entry: DroidEntry, start: int, count: int, size: tuple[int, int] | None, index: int, allow_short_video: bool = False
-) -> Trajectory:
-    states_all = read_states(entry.directory / "trajectory.h5")
+def _load_window(entry: DroidEntry, start: int, count: int, size: tuple[int, int] | None, index: int) -> Trajectory:
+    h5_path = entry.directory / "trajectory.h5"
+    states_all = read_states(h5_path)
+    if len(states_all) != entry.n_raw:
+        raise StoreError(f"{h5_path}: now holds {len(states_all)} states, {entry.n_raw} when listed; list it again")
     raw = np.arange(start, start + count) * entry.stride
-    if allow_short_video:
-        frames, _ = read_video(entry.video, stride=entry.stride, size=size)
-        count = min(len(frames), count)
-        frames, raw = frames[:count], raw[:count]
-    else:
-        frames, _ = read_video(entry.video, raw.tolist(), size=size)
+    frames = _decode(entry, raw, size)
     states = states_all[raw]
     actions = layout.action_between(states[:-1], states[1:]).reshape(-1, layout.ACTION_DIM)
     return Trajectory(
@@ -225,6 +273,23 @@ def _load_window(
         attrs={"source": "droid", "directory": str(entry.directory), "uuid": entry.uuid, "stride": entry.stride,
                "raw_frames": raw.tolist()},
     )  # fmt: skip
+
+
+def _decode(entry: DroidEntry, raw: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """The video frames ``raw``; a decoding failure or a missing frame is a one-line StoreError naming the MP4."""
+    try:
+        if len(raw) == entry.length:  # the whole trajectory: one strided pass
+            frames = read_video(entry.video, stride=entry.stride, size=size)[0][: len(raw)]
+        else:
+            frames = read_video(entry.video, raw.tolist(), size=size)[0]
+    except (OSError, IndexError, RuntimeError) as error:
+        raise StoreError(f"{entry.video}: cannot decode frames {raw[0]}..{raw[-1]} ({_first_line(error)})") from error
+    if len(frames) != len(raw):
+        raise StoreError(
+            f"{entry.video}: decoded {len(frames)} of the {len(raw)} frames wanted; the video is damaged, "
+            "re-download that trajectory or leave it out of the list"
+        )
+    return frames
 
 
 class DroidTrajectories(Sequence[Trajectory]):
@@ -280,4 +345,4 @@ class DroidTrajectories(Sequence[Trajectory]):
         if not -len(self) <= i < len(self):
             raise IndexError(f"trajectory {i} out of range for {len(self)} DROID trajectories")
         i %= len(self)
-        return _load_window(self.entries[i], 0, self.entries[i].length, self.size, i, allow_short_video=True)
+        return _load_window(self.entries[i], 0, self.entries[i].length, self.size, i)

@@ -46,6 +46,7 @@ from vjepa_bench.fileio import FolderLock
 
 __all__ = [
     "CAMERA_FIELDS",
+    "H5_ERRORS",
     "ShardInUseError",
     "StoreError",
     "Trajectory",
@@ -64,7 +65,7 @@ _CAMERA_KEYS = ("azimuth_deg", "elevation_deg", "distance", "lookat", "roll_deg"
 _SHARD_PATTERN = re.compile(r"shard_(\d{5,})\.h5$")
 _TEMPORARY_PATTERN = re.compile(r"\.shard_\d{5,}\.h5\.\d+\.tmp$")
 _PARTIAL_PREFIX = "_partial_"
-_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError)
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError)
 """What h5py raises on a damaged file (beyond OSError, a damaged header can surface as any of these)."""
 
 
@@ -76,7 +77,8 @@ class ShardInUseError(StoreError):
     """HDF5 could not lock a shard: another process has it open. The shard itself is fine."""
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (h5py and ffmpeg messages may span several)."""
     return " ".join(str(error).split())
 
 
@@ -206,7 +208,7 @@ def _open_shard(path: Path, mode: str = "r") -> h5py.File:
             raise ShardInUseError(
                 f"{path}: {doing}: it is open elsewhere (in a reader or another writer?); close that first"
             ) from error
-        raise StoreError(f"{path}: not a readable HDF5 trajectory shard ({_one_line(error)})") from error
+        raise StoreError(f"{path}: not a readable HDF5 trajectory shard ({one_line(error)})") from error
     try:
         _check_format(path, handle)
     except BaseException:
@@ -220,8 +222,8 @@ def _check_format(path: Path, handle: h5py.File) -> None:
         fmt = handle.attrs.get("format")
         version = int(handle.attrs.get("format_version", -1))
         has_group = "trajectories" in handle
-    except _H5_ERRORS as error:
-        raise StoreError(f"{path}: damaged shard, cannot read its attributes ({_one_line(error)})") from error
+    except H5_ERRORS as error:
+        raise StoreError(f"{path}: damaged shard, cannot read its attributes ({one_line(error)})") from error
     if fmt != FORMAT:
         raise StoreError(
             f"{path}: attribute 'format' is {fmt!r}, expected {FORMAT!r}: not a vjepa_bench trajectory shard"
@@ -273,8 +275,8 @@ def _read_camera(where: str, group: h5py.Group) -> dict[str, Any] | None:
         return None
     try:
         values = group["camera"][()]
-    except _H5_ERRORS as error:
-        raise StoreError(f"{where}: cannot read dataset 'camera' ({_one_line(error)})") from error
+    except H5_ERRORS as error:
+        raise StoreError(f"{where}: cannot read dataset 'camera' ({one_line(error)})") from error
     if np.shape(values) != (len(CAMERA_FIELDS),):
         raise StoreError(f"{where}: field 'camera' has shape {np.shape(values)}, expected ({len(CAMERA_FIELDS)},)")
     if not np.all(np.isfinite(values)):
@@ -292,8 +294,8 @@ def _scan_shard(path: Path) -> tuple[int, list[TrajectoryInfo]]:
             return stored_size, [_read_info(path, name, group[name]) for name in names]
         except StoreError:
             raise
-        except _H5_ERRORS as error:
-            raise StoreError(f"{path}: damaged shard, cannot list trajectories ({_one_line(error)})") from error
+        except H5_ERRORS as error:
+            raise StoreError(f"{path}: damaged shard, cannot list trajectories ({one_line(error)})") from error
 
 
 def _list_shard(path: Path) -> list[TrajectoryInfo]:
@@ -509,8 +511,8 @@ class TrajectoryReader(Sequence[Trajectory]):
             values = group[field_name][selection]
         except StoreError:
             raise
-        except _H5_ERRORS as error:
-            raise StoreError(f"{where}: cannot read dataset {field_name!r} ({_one_line(error)})") from error
+        except H5_ERRORS as error:
+            raise StoreError(f"{where}: cannot read dataset {field_name!r} ({one_line(error)})") from error
         if field_name != "images" and not np.all(np.isfinite(values)):
             raise StoreError(
                 f"{where}: dataset {field_name!r} holds NaN or infinite values; re-collect that trajectory"
