@@ -221,10 +221,16 @@ class DroidEntry:
 
 
 def _entry(trajectory_dir: Path, camera: str, target_fps: float) -> DroidEntry:
-    _, metadata = read_metadata(trajectory_dir)
+    metadata_path, metadata = read_metadata(trajectory_dir)
     video = video_path(trajectory_dir, metadata, camera)
     h5_path = trajectory_dir / "trajectory.h5"
     n_raw = len(read_states(h5_path))
+    recorded = metadata.get("trajectory_length")
+    if isinstance(recorded, int) and recorded != n_raw:
+        raise StoreError(
+            f"{h5_path} has {n_raw} states but {metadata_path} records trajectory_length {recorded}: "
+            "one of them is damaged; re-download that trajectory or leave it out of the list"
+        )
     n_video = count_video_frames(video)
     if n_video < n_raw:
         raise StoreError(

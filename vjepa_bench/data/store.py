@@ -65,6 +65,8 @@ _CAMERA_KEYS = ("azimuth_deg", "elevation_deg", "distance", "lookat", "roll_deg"
 _SHARD_PATTERN = re.compile(r"shard_(\d{5,})\.h5$")
 _TEMPORARY_PATTERN = re.compile(r"\.shard_\d{5,}\.h5\.\d+\.tmp$")
 _PARTIAL_PREFIX = "_partial_"
+_LIBVER = ("v108", "v108")
+"""HDF5 1.8 object formats (readable by any HDF5 >= 1.8): their headers, attributes and links carry checksums."""
 H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeDecodeError)
 """What h5py raises on a damaged file (beyond OSError, a damaged header can surface as any of these)."""
 
@@ -201,7 +203,7 @@ def _is_in_use(error: OSError) -> bool:
 def _open_shard(path: Path, mode: str = "r") -> h5py.File:
     """Open and check a shard; ShardInUseError when another process holds it, StoreError when it is damaged."""
     try:
-        handle = h5py.File(path, mode)
+        handle = h5py.File(path, mode, libver=_LIBVER if mode != "r" else None)
     except OSError as error:
         if _is_in_use(error):
             doing = "cannot open the shard for writing" if mode != "r" else "cannot open the shard"
@@ -234,6 +236,16 @@ def _check_format(path: Path, handle: h5py.File) -> None:
         raise StoreError(f"{path}: group 'trajectories' is missing")
 
 
+def _fixed_text(text: str) -> np.bytes_:
+    """Text as a fixed-length UTF-8 attribute: kept in the (checksummed) object header, not the global heap."""
+    return np.bytes_(text.encode("utf-8"))
+
+
+def _text(value: Any) -> str:
+    """A text attribute as str, whether stored fixed-length (bytes) or variable-length (str, older shards)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
     where = f"{path}:/trajectories/{name}"
     for key in ("images", "states", "actions"):
@@ -250,19 +262,22 @@ def _read_info(path: Path, name: str, group: h5py.Group) -> TrajectoryInfo:
         raise StoreError(f"{where}: field 'actions' has shape {actions.shape}, expected {expected}")
     attrs = group.attrs
     try:
-        free = json.loads(attrs.get("attrs_json", "{}"))
+        free = json.loads(_text(attrs.get("attrs_json", "{}")))
     except json.JSONDecodeError as error:
         raise StoreError(f"{where}: attribute 'attrs_json' is not valid JSON ({error})") from error
     camera = _read_camera(where, group)
     if "index" not in attrs:
         raise StoreError(f"{where}: attribute 'index' is missing")
+    index = int(attrs["index"])
+    if f"{index:07d}" != name:
+        raise StoreError(f"{where}: attribute 'index' is {index}, but the group is named {name!r}")
     return TrajectoryInfo(
         path=path,
         group=name,
-        index=int(attrs["index"]),
+        index=index,
         length=int(states.shape[0]),
         image_shape=tuple(int(s) for s in images.shape[1:]),
-        task=str(attrs.get("task", "")),
+        task=_text(attrs.get("task", "")),
         seed=int(attrs["seed"]) if "seed" in attrs else None,
         success=bool(attrs["success"]) if "success" in attrs else None,
         camera=camera,
@@ -418,7 +433,7 @@ class TrajectoryWriter:
         """Write a new shard holding ``trajectory`` under a temporary name, then rename it into place."""
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with h5py.File(temporary, "w") as handle:
+            with h5py.File(temporary, "w", libver=_LIBVER) as handle:
                 handle.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "shard_size": self.shard_size})
                 self._commit(handle, trajectory)
             _fsync(temporary)
@@ -455,12 +470,12 @@ class TrajectoryWriter:
             camera = group.create_dataset("camera", data=camera_to_array(trajectory.camera), fletcher32=True)
             camera.attrs["fields"] = json.dumps(CAMERA_FIELDS)
         group.attrs["index"] = int(trajectory.index)
-        group.attrs["task"] = str(trajectory.task)
+        group.attrs["task"] = _fixed_text(str(trajectory.task))
         if trajectory.seed is not None:
             group.attrs["seed"] = int(trajectory.seed)
         if trajectory.success is not None:
             group.attrs["success"] = bool(trajectory.success)
-        group.attrs["attrs_json"] = json.dumps(trajectory.attrs)
+        group.attrs["attrs_json"] = _fixed_text(json.dumps(trajectory.attrs))
 
 
 class TrajectoryReader(Sequence[Trajectory]):
