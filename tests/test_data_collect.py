@@ -155,25 +155,25 @@ def test_noisy_scripted_grasps_and_carries(tmp_path):
 
 
 def test_collect_command_reads_its_config(tmp_path, capsys):
-    from omegaconf import OmegaConf
+    import dataclasses
 
     from vjepa_bench.data.command import main
     from vjepa_bench.errors import UsageError
+    from vjepa_bench.schema import CollectConfig, EnvConfig
+    from vjepa_bench.schema.env import EnvKwargs
 
-    cfg = OmegaConf.create({
-        "env": {"name": "fake", "id": FAKE_ID, "kwargs": {"image_size": 4}},
-        "camera": {"name": "default", "pose": {"azimuth_deg": None}, "randomization": None},
-        "episodes": 2, "seed": 5, "policy": "random", "policy_kwargs": {}, "shard_size": 10,
-        "max_steps": 2, "progress": False, "out_dir": str(tmp_path),
-    })  # fmt: skip
+    cfg = CollectConfig(env=EnvConfig(name="fake", id=FAKE_ID, kwargs=EnvKwargs(image_size=4)), episodes=2, seed=5,
+                        policy="random", shard_size=10, max_steps=2, progress=False, out_dir=str(tmp_path))
     main(cfg)
     assert "collected 2 episode(s)" in capsys.readouterr().out
     with TrajectoryReader(tmp_path) as reader:
         assert [t.seed for t in reader] == [5, 6] and reader[0].images.shape == (3, 4, 4, 3)
     with pytest.raises(UsageError, match="another base seed"):
-        main(OmegaConf.merge(cfg, {"seed": 0}))
+        main(dataclasses.replace(cfg, seed=0))
     with pytest.raises(UsageError, match="unknown exploration policy"):
-        main(OmegaConf.merge(cfg, {"policy": "nope"}))
+        main(dataclasses.replace(cfg, policy="nope"))
+    with pytest.raises(UsageError, match="episodes=-1: must be an integer >= 0"):
+        dataclasses.replace(cfg, episodes=-1)
 
 
 def test_collect_refuses_to_mix_settings_in_one_folder(tmp_path):

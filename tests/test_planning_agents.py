@@ -88,16 +88,19 @@ def test_unknown_agent_settings_are_usage_errors():
         make_agent("nope")
 
 
-def test_planner_presets_in_configs_equal_the_library_presets():
-    from importlib.resources import files
+def test_planner_defaults_are_the_cli_default_and_presets_come_from_configs():
+    from hydra import compose, initialize_config_module
 
-    from omegaconf import OmegaConf
+    from vjepa_bench.planning import PRESETS, PlannerConfig, planner_preset
+    from vjepa_bench.schema import parse
 
-    from vjepa_bench.planning import PRESETS, PlannerConfig
-
-    assert sorted(PRESETS) == sorted(p.name.removesuffix(".yaml") for p in files("vjepa_bench.configs").joinpath(
-        "planner").iterdir() if p.name.endswith(".yaml"))
-    for name, preset in PRESETS.items():
-        text = files("vjepa_bench.configs").joinpath("planner", f"{name}.yaml").read_text()
-        values = OmegaConf.to_container(OmegaConf.create(text))
-        assert PlannerConfig.from_dict(values) == preset
+    with initialize_config_module("vjepa_bench.configs", version_base=None):
+        default = parse(compose("eval"))
+        paper = parse(compose("eval", ["planner=paper"]))
+        sim = parse(compose("eval", ["agent=sim_cem"]))
+    assert default.agent.kwargs.planner == PlannerConfig() == planner_preset("small")
+    assert paper.agent.kwargs.planner == PRESETS["paper"]
+    assert (PRESETS["paper"].samples, PRESETS["paper"].iterations) == (800, 10)
+    assert sim.agent.kwargs.planner == PRESETS["sim"] != PlannerConfig()
+    with pytest.raises(UsageError, match="planner preset 'nope' does not exist"):
+        planner_preset("nope")

@@ -13,6 +13,7 @@ from vjepa_bench.envs.real import REAL_ENV_ID
 from vjepa_bench.envs.real.env import FrankaRealEnv, Operator
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.command import env_settings
+from vjepa_bench.schema import parse
 
 
 def _mujoco(tmp_path, **robot):
@@ -68,7 +69,7 @@ def test_eval_config_robot_sim_keeps_the_sim_env_and_other_robots_use_the_real_e
     with initialize_config_module("vjepa_bench.configs", version_base=None):
         sim = compose("eval")
         real = compose("eval", ["robot=franky", "camera_device=replay", "camera_device.path=x"])
-    env_id, kwargs = env_settings(sim)
+    env_id, kwargs = env_settings(parse(sim))
     assert env_id == "vjepa_bench/FrankaReach-v1" and "robot" not in kwargs
-    env_id, kwargs = env_settings(real)
+    env_id, kwargs = env_settings(parse(real))
     assert env_id == REAL_ENV_ID and kwargs["robot"]["name"] == "franky" and kwargs["camera"]["path"] == "x"

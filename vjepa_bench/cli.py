@@ -7,15 +7,23 @@ from dataclasses import dataclass
 from typing import Callable
 
 import hydra
+from hydra import compose, initialize_config_module
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from vjepa_bench.errors import UsageError
+from vjepa_bench.schema import parse, register_schemas
+from vjepa_bench.schema.parse import describe
+
+CONFIG_MODULE = "vjepa_bench.configs"
 
 
 @dataclass(frozen=True)
 class Command:
     config: str
-    run: str  # "module:function" taking the composed DictConfig
+    run: str  # "module:function" taking the parsed config (its schema dataclass, else the DictConfig)
     help: str
 
 
@@ -44,7 +52,7 @@ USAGE = "usage: vjepa-bench <command> [key=value ...] [--multirun]\n\ncommands:\
 )
 
 
-def _resolve(target: str) -> Callable[[DictConfig], object]:
+def _resolve(target: str) -> Callable[..., object]:
     module, _, function = target.partition(":")
     return getattr(__import__(module, fromlist=[function]), function)
 
@@ -58,6 +66,36 @@ def _split_command(argv: list[str]) -> tuple[Command, list[str]]:
     raise UsageError(f"unknown command {given!r}\n\n{USAGE}")
 
 
+def _variants(overrides: list[str]) -> list[list[str]]:
+    """Single-run override lists covering every value of every sweep (others at their first value)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    first = [f"{o.input_line.split('=', 1)[0]}={next(iter(o.sweep_string_iterator()))}" if o.is_sweep_override()
+             else o.input_line for o in parsed]
+    variants = [first]
+    for i, o in enumerate(parsed):
+        if o.is_sweep_override():
+            key = o.input_line.split("=", 1)[0]
+            variants += [[*first[:i], f"{key}={value}", *first[i + 1:]] for value in list(o.sweep_string_iterator())[1:]]
+    return variants
+
+
+def check_config(config: str, overrides: list[str]) -> None:
+    """Compose ``config`` with the user's overrides and parse it, so a bad key, type or range fails in one line
+    before Hydra starts a run (Hydra's own messages span several lines)."""
+    user = [o for o in overrides if not o.startswith("-") and not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        variants = _variants(user)
+    except HydraException as err:
+        raise UsageError(str(err).splitlines()[0]) from None
+    with initialize_config_module(CONFIG_MODULE, version_base=None):
+        for variant in variants:
+            try:
+                cfg = compose(config, overrides=variant)
+            except (HydraException, OmegaConfBaseException) as err:
+                raise UsageError(describe(err)) from None
+            parse(cfg)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     argv = sys.argv[1:] if argv is None else argv
@@ -68,16 +106,21 @@ def main(argv: list[str] | None = None) -> None:
         command, overrides = _split_command(argv)
     except UsageError as err:
         sys.exit(f"vjepa-bench: {err}")
+    register_schemas()
+    try:
+        check_config(command.config, overrides)
+    except UsageError as err:
+        sys.exit(f"vjepa-bench {' '.join(argv[:1])}: {err}")
     run = _resolve(command.run)
 
     def task(cfg: DictConfig) -> None:
         try:
-            run(cfg)
+            run(parse(cfg))
         except UsageError as err:
             sys.exit(f"vjepa-bench {' '.join(argv[:1])}: {err}")
 
     sys.argv = [f"vjepa-bench {command.config}", *overrides]
-    hydra.main(version_base=None, config_path="pkg://vjepa_bench.configs", config_name=command.config)(task)()
+    hydra.main(version_base=None, config_path=f"pkg://{CONFIG_MODULE}", config_name=command.config)(task)()
 
 
 if __name__ == "__main__":

@@ -1,29 +1,27 @@
-"""``vjepa-bench collect``: the ``env`` and ``camera`` groups plus ``configs/collect.yaml`` -> :func:`collect`."""
+"""``vjepa-bench collect``: a :class:`~vjepa_bench.schema.CollectConfig` -> :func:`collect`."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
-from vjepa_bench.commands import env_kwargs, plain
 from vjepa_bench.data.collect import collect
 from vjepa_bench.errors import UsageError
+from vjepa_bench.schema import CollectConfig
+from vjepa_bench.schema.env import env_kwargs
 
 
-def main(cfg: DictConfig) -> None:
-    if cfg.episodes < 0:
-        raise UsageError(f"episodes must be >= 0, got {cfg.episodes}")
+def main(cfg: CollectConfig) -> None:
+    out_dir = cfg.out_dir if cfg.out_dir is not None else f"data/{cfg.env.name}"
     try:
         summary = collect(
             cfg.env.id,
-            int(cfg.episodes),
-            cfg.out_dir,
+            cfg.episodes,
+            out_dir,
             policy=cfg.policy,
-            seed=int(cfg.seed),
-            env_kwargs=env_kwargs(cfg),
-            shard_size=int(cfg.shard_size),
-            progress=bool(cfg.progress),
-            max_steps=None if cfg.max_steps is None else int(cfg.max_steps),
-            policy_kwargs=plain(cfg.policy_kwargs) or {},
+            seed=cfg.seed,
+            env_kwargs=env_kwargs(cfg.env, cfg.camera),
+            shard_size=cfg.shard_size,
+            progress=cfg.progress,
+            max_steps=cfg.max_steps,
+            policy_kwargs=cfg.policy_kwargs,
         )
     except (KeyError, TypeError, ValueError) as err:
         raise UsageError(f"collect: {err}") from err

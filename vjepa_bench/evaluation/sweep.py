@@ -37,7 +37,7 @@ from vjepa_bench.agents import Agent, make_agent
 from vjepa_bench.envs import make_env
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.calibration import analyse_axes
-from vjepa_bench.evaluation.results import write_json_atomic
+from vjepa_bench.fileio import write_json_atomic
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, run_evaluation
 from vjepa_bench.evaluation.sweep_config import SweepSettings
 from vjepa_bench.layout import ACTION_DIM

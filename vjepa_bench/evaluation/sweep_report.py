@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from vjepa_bench.evaluation.results import write_json_atomic
+from vjepa_bench.fileio import write_json_atomic
 from vjepa_bench.evaluation.sweep import angle_dir
 from vjepa_bench.evaluation.sweep_plots import plot_frames, plot_rotation, plot_success
 

@@ -19,10 +19,12 @@ from vjepa_bench.planning.cem import (
 from vjepa_bench.planning.config import (
     FAST_CEM_GRAD,
     PAPER_CEM,
+    PRESET_NAMES,
     PRESETS,
     SIM_CEM,
     SMALL_CEM,
     PlannerConfig,
+    planner_preset,
 )
 from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.gradient import RefineOutput, refine
@@ -45,9 +47,11 @@ __all__ = [
     "LatentRolloutEnergy",
     "NonFiniteEnergy",
     "PAPER_CEM",
+    "PRESET_NAMES",
     "PRESETS",
     "SIM_CEM",
     "SMALL_CEM",
+    "planner_preset",
     "PlanResult",
     "Planner",
     "PlannerConfig",

@@ -1,13 +1,17 @@
 """Planner configuration: one typed schema, validated when built, never written to at run time.
 
+The defaults are the CLI's default planner (``planner=small``: the paper's CEM at 1/20 of its evaluations, sized for
+a CPU), so ``PlannerConfig()`` in a script plans exactly as ``vjepa-bench eval`` does. The named presets live only in
+``configs/planner/<name>.yaml`` (values that differ from these defaults); :func:`planner_preset` reads them.
+
 Sources of the defaults (see docs/conventions.md#cem):
 
 ==========================  =========  =====================================================================
 field                       default    source
 ==========================  =========  =====================================================================
 method                      cem        paper (the cross-entropy method)
-samples                     800        paper (V-JEPA 2-AC, App. B.2)
-iterations                  10         paper
+samples                     100        ours: 1/8 of the paper's 800 (V-JEPA 2-AC, App. B.2; ``planner=paper``)
+iterations                  4          ours: the paper uses 10
 topk                        10         paper
 horizon                     1          paper
 max_position_delta          0.075      paper's bound, applied per axis (a box) as in the repo's planner
@@ -37,8 +41,12 @@ them small, see ``FAST_CEM_GRAD``) and then refines the best candidates by proje
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import MAX_POSITION_DELTA, MAX_ROTATION_DELTA
@@ -81,8 +89,8 @@ class PlannerConfig:
     """
 
     method: str = "cem"
-    samples: int = 800
-    iterations: int = 10
+    samples: int = 100
+    iterations: int = 4
     topk: int = 10
     horizon: int = 1
     momentum_mean: float = 0.15
@@ -139,8 +147,13 @@ class PlannerConfig:
             fail("device", 'must be "auto", "cpu", "cuda" or "cuda:<index>"')
 
     @classmethod
-    def from_dict(cls, values: dict[str, object] | None) -> PlannerConfig:
-        """Build from user config (e.g. ``planner.*`` overrides); an unknown field is a ``UsageError`` naming it."""
+    def from_dict(cls, values: PlannerConfig | dict[str, object] | None) -> PlannerConfig:
+        """Build from user config (e.g. ``planner.*`` overrides); an unknown field is a ``UsageError`` naming it.
+
+        A ``PlannerConfig`` (what the CLI's parsed config holds) is returned as it is; ``None`` gives the defaults.
+        """
+        if isinstance(values, PlannerConfig):
+            return values
         values = dict(values or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -160,17 +173,36 @@ class PlannerConfig:
         return cem + grad + self.horizon
 
 
-PAPER_CEM = PlannerConfig(method="cem", samples=800, iterations=10, topk=10, horizon=1)
+def _planner_config_folder() -> Path:
+    spec = importlib.util.find_spec("vjepa_bench.configs")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("vjepa_bench.configs is missing from the installation")
+    return Path(next(iter(spec.submodule_search_locations))) / "planner"
+
+
+PRESET_NAMES: tuple[str, ...] = tuple(sorted(p.stem for p in _planner_config_folder().glob("*.yaml")))
+"""The planner presets, one per ``configs/planner/<name>.yaml``."""
+
+
+def planner_preset(name: str) -> PlannerConfig:
+    """The preset ``configs/planner/<name>.yaml`` as a config (what ``planner=<name>`` selects on the CLI)."""
+    if name not in PRESET_NAMES:
+        raise UsageError(f"planner preset {name!r} does not exist; choose one of {', '.join(PRESET_NAMES)}")
+    values = yaml.safe_load((_planner_config_folder() / f"{name}.yaml").read_text(encoding="utf-8"))
+    return PlannerConfig.from_dict(values or {})
+
+
+PAPER_CEM = planner_preset("paper")
 """The paper's V-JEPA 2-AC planner: 800 samples, 10 iterations, top 10, horizon 1, box 0.075 m."""
 
-FAST_CEM_GRAD = PlannerConfig(method="cem_grad", samples=64, iterations=3, topk=8, horizon=1)
+FAST_CEM_GRAD = planner_preset("fast")
 """A small CEM (64 samples x 3 iterations, top 8) then 60 projected Adam steps from 4 candidates in parallel."""
 
-SMALL_CEM = PlannerConfig(method="cem", samples=100, iterations=4, topk=10, horizon=1)
-"""The paper's CEM at 1/20 of its evaluations (100 samples x 4 iterations): the default on CPUs."""
+SMALL_CEM = planner_preset("small")
+"""The default: the paper's CEM at 1/20 of its evaluations (100 samples x 4 iterations)."""
 
-SIM_CEM = PlannerConfig(method="cem", samples=64, iterations=3, topk=8, horizon=1, device="cpu")
+SIM_CEM = planner_preset("sim")
 """The ``sim_cem`` agent's default: simulator rollouts cost ~1 ms per sample-step, so a smaller search on the CPU."""
 
-PRESETS: dict[str, PlannerConfig] = {"paper": PAPER_CEM, "small": SMALL_CEM, "fast": FAST_CEM_GRAD, "sim": SIM_CEM}
-"""Named planner settings; ``configs/planner/<name>.yaml`` holds the same values (a test checks it)."""
+PRESETS: dict[str, PlannerConfig] = {name: planner_preset(name) for name in PRESET_NAMES}
+"""Every preset by name, read from ``configs/planner/``."""
