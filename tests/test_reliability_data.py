@@ -146,26 +146,34 @@ def readable_shards(folder: Path) -> tuple[int, int]:
     return len(paths), good
 
 
+def writing_since(folder: Path, since: float) -> bool:
+    """Whether a shard (or a shard being created) in ``folder`` changed after ``since``: the run is writing."""
+    if not folder.is_dir():
+        return False
+    return any(p.name.lstrip(".").startswith("shard_") and p.stat().st_mtime > since for p in folder.iterdir())
+
+
 def test_killed_collects_never_leave_an_unreadable_shard_and_resume_without_duplicates(tmp_path):
-    episodes, shard_size, trials = 400, 2, 6
+    """Every write creates a shard (shard_size 1): the kills land in shard creation, the window item 3 is about."""
+    episodes, shard_size, trials = 300, 1, 8
     out, rng, seen = tmp_path / "killed", random.Random(10), []
     script = collect_script(out, episodes, shard_size, env_kwargs={"image_size": 48})
     for _ in range(trials):
+        launched = time.time()
         run = subprocess.Popen([sys.executable, "-c", script], env=ENV, stderr=subprocess.DEVNULL)
-        wait_for(lambda: holds_lock(out, run.pid) or run.poll() is not None, 120, "the collect to start")
-        time.sleep(rng.uniform(0.0, 0.4))
+        wait_for(lambda: writing_since(out, launched) or run.poll() is not None, 120, "the collect to write")
+        time.sleep(rng.uniform(0.0, 0.3))
         run.send_signal(signal.SIGKILL)
-        run.wait()
+        assert run.wait() == -signal.SIGKILL, "the collect finished before the kill: raise episodes"
         seen.append(readable_shards(out))
     assert all(exist == good for exist, good in seen), f"(shards, readable) after each kill: {seen}"
-    assert seen[-1][0] > 0, "no kill came after the first shard: the test did not exercise anything"
 
     collect(FAKE_ID, episodes, out, policy="random", seed=7, shard_size=shard_size, progress=False,
             env_kwargs={"image_size": 48})  # fmt: skip
     reference = tmp_path / "reference"
     collect(FAKE_ID, episodes, reference, policy="random", seed=7, shard_size=shard_size, progress=False,
             env_kwargs={"image_size": 48})  # fmt: skip
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or ".corrupt" in p.name]
     with TrajectoryReader(out) as resumed, TrajectoryReader(reference) as fresh:
         assert [t.index for t in resumed] == list(range(episodes))
         for a, b in zip(resumed, fresh):
@@ -217,6 +225,26 @@ def test_a_damaged_chunk_is_one_line_naming_file_trajectory_and_dataset(tmp_path
     message = str(info.value)
     assert "\n" not in message
     assert f"{shard}:/trajectories/0000003: cannot read dataset {dataset!r}" in message
+
+
+def test_shards_written_before_checksums_still_read_and_resume(tmp_path):
+    """The layout of earlier shards (no checksums, variable-length text, HDF5's earliest format) stays readable."""
+    trajectory = make_trajectory(0)
+    with h5py.File(tmp_path / "shard_00000.h5", "w") as handle:
+        handle.attrs.update({"format": "vjepa_bench.trajectories", "format_version": 1, "shard_size": 10})
+        group = handle.create_group("trajectories/0000000")
+        group.create_dataset("images", data=trajectory.images, chunks=(1, 32, 32, 3), compression="gzip")
+        group.create_dataset("states", data=trajectory.states)
+        group.create_dataset("actions", data=trajectory.actions)
+        group.create_dataset("camera", data=[40.0, 30.0, 1.4, 0.5, 0.0, 0.1, 0.0, 45.0])
+        group.attrs.update({"index": 0, "task": trajectory.task, "seed": 100, "success": True,
+                            "attrs_json": json.dumps(trajectory.attrs)})  # fmt: skip
+    with TrajectoryReader(tmp_path) as reader:
+        assert_same(reader[0], trajectory)
+    writer = TrajectoryWriter(tmp_path, shard_size=10)
+    writer.write(make_trajectory(1))  # appended to the old shard
+    with TrajectoryReader(tmp_path) as reader:
+        assert_same(reader[1], make_trajectory(1))
 
 
 # 5. finite values ----------------------------------------------------------------------------------------------------

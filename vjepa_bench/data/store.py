@@ -400,7 +400,7 @@ class TrajectoryWriter:
         with self._repairing():
             moved = _aside_name(path)
             os.replace(path, moved)
-        warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=3)
+        warnings.warn(f"{error}; moved it to {moved} and will collect its trajectories again", stacklevel=4)
 
     @property
     def done_indices(self) -> set[int]:
