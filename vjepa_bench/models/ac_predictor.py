@@ -14,7 +14,7 @@ from torch import nn
 
 from .blocks import Block, init_transformer_weights
 from .presets import ACPredictorConfig, ac_predictor_config
-from .rope import rope_tables
+from .rope import RopeTables, rope_tables
 
 NUM_COND_TOKENS = 2  # action and state token per step
 
@@ -46,6 +46,7 @@ class ACPredictor(nn.Module):
         self.predictor_norm = nn.LayerNorm(p, eps=c.norm_eps)
         self.predictor_proj = nn.Linear(p, c.embed_dim)
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self.fast = True  # forward runs forward_fast; False: forward_reference
         if init_weights:
             init_transformer_weights(self, self.predictor_blocks)
 
@@ -58,8 +59,9 @@ class ACPredictor(nn.Module):
     def embed_dim(self) -> int:
         return self.config.embed_dim
 
-    def _step_tables(self, steps: int, device: torch.device) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
-        """RoPE (cos, sin) ``(T*(2+n), hd)`` in sequence order and the block-causal mask, cached per (T, device)."""
+    def _step_tables(self, steps: int, device: torch.device) -> tuple[RopeTables, torch.Tensor | None]:
+        """RoPE tables of the ``T*(2+n)`` tokens in sequence order and the block-causal mask, built once per
+        (T, device) and reused (the same objects) until the cache holds more than 16 entries."""
         key = (steps, str(device))
         hit = self._cache.get(key)
         if hit is not None:
@@ -81,10 +83,10 @@ class ACPredictor(nn.Module):
             mask = block_causal_mask(steps, n + NUM_COND_TOKENS, device) if c.frame_causal and steps > 1 else None
         if len(self._cache) > 16:
             self._cache.clear()
-        self._cache[key] = ((cos, sin), mask)
-        return (cos, sin), mask
+        self._cache[key] = hit = (RopeTables(cos, sin), mask)
+        return hit
 
-    def forward(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    def _check(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> int:
         b, n_tokens, d = z.shape
         n = self.tokens_per_frame
         if d != self.config.embed_dim:
@@ -96,7 +98,23 @@ class ACPredictor(nn.Module):
             raise ValueError(
                 f"actions {tuple(actions.shape)} and states {tuple(states.shape)} must be (B={b}, T={steps}, 7)"
             )
-        rope, mask = self._step_tables(steps, z.device)
+        return steps
+
+    def forward(
+        self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, fast: bool | None = None
+    ) -> torch.Tensor:
+        """``fast`` (default ``self.fast``, True) runs ``forward_fast``, else ``forward_reference``: the same
+        values up to float rounding (a max abs difference of about 1e-6 in fp32)."""
+        if self.fast if fast is None else fast:
+            return self.forward_fast(z, actions, states)
+        return self.forward_reference(z, actions, states)
+
+    def forward_reference(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """The plain implementation, op for op as the official model (kept to check and time the fast one)."""
+        steps = self._check(z, actions, states)
+        b, n = z.shape[0], self.tokens_per_frame
+        tables, mask = self._step_tables(steps, z.device)
+        rope = tables.full(torch.float32)  # apply_rope casts to the activations' dtype itself
         x = self.predictor_embed(z).view(b, steps, n, -1)  # (B, T, n, P)
         a = self.action_encoder(actions).unsqueeze(2)  # (B, T, 1, P)
         s = self.state_encoder(states).unsqueeze(2)  # (B, T, 1, P)
@@ -105,6 +123,56 @@ class ACPredictor(nn.Module):
             x = blk(x, rope=rope, attn_mask=mask)
         x = x.view(b, steps, n + NUM_COND_TOKENS, -1)[:, :, NUM_COND_TOKENS:].flatten(1, 2)  # (B, T*n, P)
         return self.predictor_proj(self.predictor_norm(x))
+
+    def forward_fast(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """``forward_reference`` with cached per-dtype RoPE tables, a RoPE without the pair-swap copy
+        (``SelfAttention.forward_fast``) and, when ``z`` is one context shared by the batch (an ``expand``ed
+        tensor, batch stride 0, as ``LatentRolloutEnergy`` passes it), the context embedded once: the patch
+        tokens' ``predictor_embed`` and, in the first block (where they are still identical across the batch),
+        their ``norm1``, ``qkv`` and RoPE run at batch 1 and are broadcast."""
+        steps = self._check(z, actions, states)
+        b, n = z.shape[0], self.tokens_per_frame
+        tables, mask = self._step_tables(steps, z.device)
+        shared = b > 1 and z.stride(0) == 0
+        patches = self.predictor_embed(z[:1] if shared else z).view(-1, steps, n, self.config.predictor_embed_dim)
+        cond = torch.stack((self.action_encoder(actions), self.state_encoder(states)), dim=2)  # (B, T, 2, P)
+        x = torch.cat((cond, patches.expand(b, -1, -1, -1)), dim=2).flatten(1, 2)  # (B, T*(2+n), P)
+        blocks = list(self.predictor_blocks)
+        if shared and blocks:
+            x = self._first_block_shared(blocks.pop(0), x, cond, patches, tables, mask)
+        for blk in blocks:
+            x = blk.forward_fast(x, rope=tables, attn_mask=mask)
+        x = x.view(b, steps, n + NUM_COND_TOKENS, -1)[:, :, NUM_COND_TOKENS:].flatten(1, 2)  # (B, T*n, P)
+        return self.predictor_proj(self.predictor_norm(x))
+
+    @staticmethod
+    def _first_block_shared(
+        blk: Block,
+        x: torch.Tensor,
+        cond: torch.Tensor,
+        patches: torch.Tensor,
+        tables: RopeTables,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``blk.forward_fast(x)`` for ``x (B, T*(2+n), P)`` = per step ``[cond (B, T, 2, P), patches (1, T, n, P)]``:
+        the patch tokens' ``norm1``, ``qkv`` and RoPE at batch 1, broadcast into the attention's inputs."""
+        b, steps = cond.shape[:2]
+        n = patches.shape[2]
+        attn = blk.attn
+        heads, hd = attn.num_heads, attn.head_dim
+        qkv_c = attn.project(blk.norm1(cond)).view(b, steps, NUM_COND_TOKENS, 3, heads, hd)
+        qkv_p = attn.project(blk.norm1(patches)).view(1, steps, n, 3, heads, hd)
+        per_step = [t.view(steps, NUM_COND_TOKENS + n, 1, 1, -1) for t in tables.deinterleaved(qkv_c.dtype)]
+        qk_c = attn.rotate(qkv_c[:, :, :, :2], [t[:, :NUM_COND_TOKENS] for t in per_step])  # (B, T, 2, 2, H, hd)
+        qk_p = attn.rotate(qkv_p[:, :, :, :2], [t[:, NUM_COND_TOKENS:] for t in per_step])  # (1, T, n, 2, H, hd)
+        tokens = steps * (NUM_COND_TOKENS + n)
+        qk = torch.cat((qk_c, qk_p.expand(b, -1, -1, -1, -1, -1)), dim=2).view(b, tokens, 2, heads, hd)
+        v = torch.cat((qkv_c[:, :, :, 2], qkv_p[:, :, :, 2].expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, heads, hd)
+        if blk.in_place_ok(x):
+            attn.attend(qk[:, :, 0], qk[:, :, 1], v, mask, residual=x)
+        else:
+            x = x + attn.attend(qk[:, :, 0], qk[:, :, 1], v, mask)
+        return blk.add_mlp(x)
 
 
 def build_ac_predictor(name: str = "vjepa2_ac_vitg", **overrides: Any) -> ACPredictor:
