@@ -1,19 +1,164 @@
-"""``sim_cem``: the same CEM with the true simulator as dynamics and a privileged distance as energy.
+"""``sim_cem``: the same CEM with the true simulator as dynamics and a distance in the goal configuration as energy.
 
-It bounds what a perfect world model could reach with this optimiser, and so separates world-model error
-from optimiser error. Each CEM iteration evaluates all samples with ``env.rollout_distance`` (MuJoCo state
-copied per sample, physics in C via ``mujoco.rollout``), so the env itself is never disturbed.
+It bounds what a perfect world model could reach with this optimiser, and so separates world-model error from
+optimiser error. Each CEM iteration rolls every sampled action sequence out in a copy of the env's MuJoCo state
+(the env's own controller plans the servo targets, the physics runs in C through ``mujoco.rollout``), so the env
+itself is never disturbed.
+
+Energy: the env renders each goal image from a goal configuration (``FrankaEnv.goal_data(i)``); the energy of a
+sequence compares the configuration reached after its last step with the configuration of the goal active now,
+term by term, the privileged analogue of what an image energy sees (where the hand is, how it is turned, how far
+the gripper is closed, where the object is and how it stands):
+
+======================  ==========  =======  =================================================================
+term                    unit        weight   why
+======================  ==========  =======  =================================================================
+flange position         m           1.0      the unit of the energy: 1 per metre
+flange orientation      rad         0.2      the controller's own IK weight (``ROTATION_WEIGHT``, 0.2 m per
+                                             rad): a 0.25 rad turn weighs as 5 cm, so orientation matters
+                                             without ever dragging the position
+gripper closedness      1 (0..1)    1.0      closing on the object at the grasp pose (closedness 0.25 in the
+                                             goal) must beat hovering open 10 cm above it (0.25 > 1.0 x 0.1 m),
+                                             and closing on nothing (closedness 1) must cost more than staying
+                                             open (0.75 > 0.25): the fingers count only when they hold something
+object position         m           4.0      the object is what the task is about: progress carrying it must
+                                             pay for the closed gripper (0.25) and the hand's detour, and
+                                             pushing it by 1 cm is worth moving the hand by 4 cm
+object orientation      rad         0.05     an upset or turned object costs something, far less than its
+                                             position (a 90 deg topple weighs as 8 cm of hand motion)
+======================  ==========  =======  =================================================================
+
+Orientations compare by the angle of ``R R_goal^T``; the object terms exist only in tasks with an object. The
+terms are computed by :func:`energy_terms` and weighted by :class:`EnergyWeights` (``agent.kwargs.weights``).
+The goal used is the one active at the current step (as a world-model agent's goal image), for the whole horizon.
+
+Settings (see ``configs/agent/sim_cem.yaml`` and ``configs/planner/sim.yaml``): horizon 1 reaches but never grasps:
+from the hover above the object (the goal flange pose) every grasp first moves the hand away from its goal with
+the gripper open, which costs energy before the closed fingers pay it back, so the plan must look at least
+descend + descend + close = 3 steps ahead.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import mujoco
 import numpy as np
 import torch
+from mujoco import rollout
 from vjepa_bench.agents.base import register_agent
 
+from vjepa_bench import layout
+from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import SIM_CEM, Planner, PlannerConfig
+
+STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
+"""The physics state ``FrankaEnv.get_sim_state`` stores."""
+
+
+@dataclass(frozen=True)
+class EnergyWeights:
+    """Weights of the energy's terms (module docstring: units and why); every weight >= 0."""
+
+    flange_position: float = 1.0
+    flange_rotation: float = 0.2
+    gripper: float = 1.0
+    object_position: float = 4.0
+    object_rotation: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not (np.isfinite(value) and value >= 0):
+                raise UsageError(f"agent.kwargs.weights.{name}={value!r}: must be a finite number >= 0")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float] | None) -> EnergyWeights:
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(asdict(cls())))
+        if unknown:
+            raise UsageError(f"agent.kwargs.weights.{unknown[0]} is not an energy term; known: "
+                             f"{', '.join(asdict(cls()))}")
+        return cls(**{k: float(v) for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What the energy compares: flange pose, gripper closedness and (tasks with an object) the object's pose."""
+
+    flange_position: np.ndarray  # (3,) m
+    flange_rotation: np.ndarray  # (3, 3)
+    closedness: float
+    object_position: np.ndarray | None = None  # (3,) m
+    object_rotation: np.ndarray | None = None  # (3, 3)
+
+
+def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
+    """The configuration of ``data`` (kinematics must be current) in ``env``'s model."""
+    flange = env.model.site("flange").id
+    position = data.site_xpos[flange].copy()
+    rotation = data.site_xmat[flange].reshape(3, 3).copy()
+    closedness = env.controller.closedness(data)
+    if not env.uses_object:
+        return Configuration(position, rotation, closedness)
+    body = env.model.body("object").id
+    return Configuration(position, rotation, closedness, data.xpos[body].copy(), data.xmat[body].reshape(3, 3).copy())
+
+
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (rad, in [0, pi]) of the rotation ``a b^T`` between two rotation matrices."""
+    cosine = (np.trace(a @ b.T) - 1.0) / 2.0
+    return float(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]:
+    """The unweighted distances of ``config`` to ``goal``, one per :class:`EnergyWeights` field."""
+    terms = {
+        "flange_position": float(np.linalg.norm(config.flange_position - goal.flange_position)),
+        "flange_rotation": rotation_angle(config.flange_rotation, goal.flange_rotation),
+        "gripper": abs(float(config.closedness) - float(goal.closedness)),
+        "object_position": 0.0,
+        "object_rotation": 0.0,
+    }
+    if goal.object_position is not None and config.object_position is not None:
+        terms["object_position"] = float(np.linalg.norm(config.object_position - goal.object_position))
+        terms["object_rotation"] = rotation_angle(config.object_rotation, goal.object_rotation)
+    return terms
+
+
+def configuration_energy(config: Configuration, goal: Configuration, weights: EnergyWeights) -> float:
+    """Weighted sum of :func:`energy_terms`: 0 at the goal configuration, growing with every term."""
+    w = asdict(weights)
+    return float(sum(w[name] * value for name, value in energy_terms(config, goal).items()))
+
+
+GRIPPER_RULES = ("binary", "delta")
+"""``binary``: a gripper delta commands open or closed (target closedness rounded to 0 or 1, a real gripper's
+grasp / release); ``delta``: the planner's continuous closedness delta, executed as planned."""
+
+
+ROTATION_RULES = ("yaw", "all")
+"""With ``planner.plan_rotation``: ``yaw`` executes only the turn about the vertical (the roll and pitch deltas are
+zeroed: every goal's hand points straight down), ``all`` executes the planned rotation as it is."""
+
+
+def binary_gripper(actions: np.ndarray, closedness: float) -> np.ndarray:
+    """``(S, H, 7)`` actions whose gripper deltas, applied in turn from the target ``closedness``, leave the target
+    at 0 or 1: each new target ``clip(previous + delta, 0, 1)`` is rounded (0.5 closes)."""
+    out = np.array(actions, dtype=np.float64)
+    target = np.full(out.shape[0], float(closedness))
+    for h in range(out.shape[1]):
+        wanted = np.clip(target + out[:, h, layout.GRIPPER][:, 0], 0.0, 1.0)
+        snapped = (wanted >= 0.5).astype(np.float64)
+        out[:, h, layout.GRIPPER] = (snapped - target)[:, None]
+        target = snapped
+    return out
+
+
+def goal_configurations(env: Any, goals: int) -> list[Configuration]:
+    """The configurations the env's ``goals`` goal images show (``goal_data``; call right after reset)."""
+    return [read_configuration(env, env.goal_data(i)) for i in range(goals)]
 
 
 @register_agent("sim_cem")
@@ -22,27 +167,81 @@ class SimCEMAgent:
 
     name = "sim_cem"
 
-    def __init__(self, planner: dict[str, Any] | None = None) -> None:
-        """``planner``: planner settings; ``None`` = ``SIM_CEM`` (64 samples x 3 iterations, top 8, on the CPU)."""
+    def __init__(self, planner: dict[str, Any] | None = None, weights: dict[str, float] | None = None,
+                 gripper: str = "binary", rotation: str = "yaw") -> None:
+        """``planner``: planner settings, ``None`` = ``SIM_CEM``; ``weights``: energy weights (module docstring);
+        ``gripper``: one of ``GRIPPER_RULES`` and ``rotation``: one of ``ROTATION_RULES``, both applied to every
+        sampled sequence and to the executed action."""
         self.planner = Planner(SIM_CEM if planner is None else PlannerConfig.from_dict(planner))
+        self.weights = EnergyWeights.from_dict(weights)
+        if gripper not in GRIPPER_RULES:
+            raise UsageError(f"agent.kwargs.gripper={gripper!r}: choose one of {', '.join(GRIPPER_RULES)}")
+        self.gripper = gripper
+        if rotation not in ROTATION_RULES:
+            raise UsageError(f"agent.kwargs.rotation={rotation!r}: choose one of {', '.join(ROTATION_RULES)}")
+        self.rotation = rotation
         self.device_name = "cpu (MuJoCo rollouts)"
         self._info: dict[str, Any] = {}
+        self._pool: list[mujoco.MjData] = []
+        self._pool_model: Any = None
 
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
-        if not hasattr(env, "rollout_distance"):
-            raise TypeError(f"sim_cem needs a simulated env with rollout_distance(); got {type(env).__name__}")
+        for needed in ("get_sim_state", "goal_data", "controller", "current_subgoal"):
+            if not hasattr(env, needed):
+                raise TypeError(f"sim_cem needs a simulated vjepa_bench env (with {needed}); got {type(env).__name__}")
         self.env = env
-        self.planner.reset()
+        self.goals = goal_configurations(env, len(info["goal"]["steps"]))
+        if self._pool_model is not env.model:
+            self._pool, self._pool_model = [], env.model
+            self._scratch = mujoco.MjData(env.model)
+        self.planner.reset_for_episode(getattr(env, "np_random_seed", None))
+
+    def final_configurations(self, actions: np.ndarray) -> list[Configuration]:
+        """Roll each ``(S, H, 7)`` action sequence out from the env's current state; the configurations reached."""
+        env = self.env
+        actions = self.executed(actions)
+        samples, horizon = actions.shape[:2]
+        snapshot = env.get_sim_state()
+        controls = []
+        for s in range(samples):
+            state, plans = snapshot["controller"], []
+            for h in range(horizon):
+                state, ctrl = env.controller.plan_step(state, actions[s, h])
+                plans.append(ctrl)
+            controls.append(np.concatenate(plans))
+        control = np.stack(controls)  # (S, H * substeps, nu)
+        threads = min(os.cpu_count() or 1, samples)
+        while len(self._pool) < threads:
+            self._pool.append(mujoco.MjData(env.model))
+        states, _ = rollout.rollout(env.model, self._pool[:threads], np.tile(snapshot["physics"], (samples, 1)),
+                                    control)
+        out, d = [], self._scratch
+        for s in range(samples):
+            mujoco.mj_setState(env.model, d, states[s, -1], STATE_SPEC)
+            mujoco.mj_kinematics(env.model, d)
+            out.append(read_configuration(env, d))
+        return out
+
+    def executed(self, actions: np.ndarray) -> np.ndarray:
+        """What the env executes for ``(S, H, 7)`` planned sequences: clipped, then the gripper rule."""
+        actions = np.clip(np.asarray(actions, dtype=np.float64), layout.ACTION_LOW, layout.ACTION_HIGH)
+        if self.rotation == "yaw":
+            actions[..., layout.ROTATION.start:layout.ROTATION.start + 2] = 0.0
+        if self.gripper == "binary":
+            actions = binary_gripper(actions, self.env.target_pose()[2])
+        return actions
 
     def energy(self, actions: torch.Tensor) -> torch.Tensor:
-        """Privileged task distance after each ``(S, H, 7)`` action sequence -> ``(S,)``."""
-        distances = self.env.rollout_distance(actions.detach().cpu().numpy())
-        return torch.as_tensor(distances, dtype=torch.float32, device=actions.device)
+        """Configuration distance to the active goal after each ``(S, H, 7)`` action sequence -> ``(S,)``."""
+        goal = self.goals[self.env.current_subgoal()]
+        configs = self.final_configurations(actions.detach().cpu().numpy())
+        energies = [configuration_energy(c, goal, self.weights) for c in configs]
+        return torch.as_tensor(energies, dtype=torch.float32, device=actions.device)
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         result = self.planner.plan(self.energy)
         self._info = {"planning_time_s": result.time_s, "energy": result.energy, "evaluations": result.evaluations}
-        return result.actions[0]
+        return self.executed(result.actions[None, :1])[0, 0].astype(np.float32)
 
     def step_info(self) -> dict[str, Any]:
         return dict(self._info)

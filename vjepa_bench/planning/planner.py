@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,6 +31,17 @@ def resolve_device(name: str = "auto") -> torch.device:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise UsageError(f"planner.device={name!r} but only {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def episode_seed(planner_seed: int, episode_seed: int | None) -> int:
+    """The planner seed of one episode: a stable hash (BLAKE2b, 63 bits) of ``planner.seed`` and the episode's
+    seed, so that every episode draws its own CEM noise and the same pair always draws the same noise (across
+    processes and machines). ``episode_seed`` None or negative (unknown) -> ``planner_seed`` itself."""
+    if episode_seed is None or int(episode_seed) < 0:
+        return int(planner_seed)
+    digest = hashlib.blake2b(f"vjepa-bench planner {int(planner_seed)} {int(episode_seed)}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,11 @@ class Planner:
         """Forget the previous plan and re-seed the generator (``config.seed`` unless ``seed`` is given)."""
         self.generator.manual_seed(self.config.seed if seed is None else seed)
         self.previous: torch.Tensor | None = None  # (H, 7) last raw plan, for the warm start
+
+    def reset_for_episode(self, episode: int | None) -> None:
+        """``reset`` for a new episode with seed ``episode`` (the env's ``np_random_seed``, Gymnasium >= 1.0):
+        the generator is seeded with ``episode_seed(config.seed, episode)``; None = ``config.seed``."""
+        self.reset(episode_seed(self.config.seed, episode))
 
     def plan(self, energy_fn: EnergyFn) -> PlanResult:
         """Optimise an ``(H, 7)`` plan for ``energy_fn``; see ``PlanResult``."""
