@@ -20,7 +20,8 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models.checkpoints import load_checkpoint
 from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.training.ac_trainer import train_ac
-from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
+from vjepa_bench.training.config import PretrainConfig, TrainACConfig
+from vjepa_bench.schema import from_values
 from vjepa_bench.training.features import load_or_build_cache
 from vjepa_bench.training.pretrain import pretrain
 from vjepa_bench.training.runtime import NonFiniteLoss
@@ -44,7 +45,7 @@ def _write_store(root: Path, brightness: int = 40, count: int = 4, frames: int =
 
 
 def _ac_config(store: Path, out: Path, steps: int = 2, **optim: float) -> TrainACConfig:
-    return parse(TrainACConfig, {
+    return from_values(TrainACConfig, {
         "output_dir": str(out), "encoder": {"preset": "vit_tiny", "overrides": TINY_ENCODER},
         "predictor": "ac_tiny", "predictor_overrides": TINY_AC,
         "data": {"stores": [str(store)], "frames_per_clip": 3, "image_size": SIZE, "val_fraction": 0.25},
@@ -56,7 +57,7 @@ def _ac_config(store: Path, out: Path, steps: int = 2, **optim: float) -> TrainA
 
 
 def _pretrain_config(store: Path, out: Path) -> PretrainConfig:
-    return parse(PretrainConfig, {
+    return from_values(PretrainConfig, {
         "output_dir": str(out), "encoder": "vit_tiny", "encoder_overrides": TINY_ENCODER,
         "predictor": "predictor_tiny", "predictor_overrides": TINY_PRED,
         "data": {"stores": [str(store)], "frames_per_clip": 2, "image_size": SIZE, "val_fraction": 0.0},

@@ -20,7 +20,8 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models import layer_norm_features
 from vjepa_bench.models.checkpoints import load_checkpoint
 from vjepa_bench.training.ac_trainer import train_ac
-from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
+from vjepa_bench.training.config import PretrainConfig, TrainACConfig
+from vjepa_bench.schema import from_values
 from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.pretrain import pretrain, sample_masks
 from vjepa_bench.training.schedule import Schedule, param_groups
@@ -76,7 +77,7 @@ def _ac_config(store: Path, out: Path, steps: int, **extra) -> TrainACConfig:
     }  # fmt: skip
     for key, value in extra.items():
         cfg[key] = value
-    return parse(TrainACConfig, cfg)
+    return from_values(TrainACConfig, cfg)
 
 
 def test_schedule_warmup_constant_decay():
@@ -118,9 +119,9 @@ def test_losses_vanish_for_an_oracle_predictor():
 
 def test_bad_config_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="stores"):
-        parse(TrainACConfig, {"output_dir": str(tmp_path)})
+        from_values(TrainACConfig, {"output_dir": str(tmp_path)})
     with pytest.raises(UsageError):
-        parse(TrainACConfig, {"data": {"stores": ["x"]}, "batch_szie": 3})
+        from_values(TrainACConfig, {"data": {"stores": ["x"]}, "batch_szie": 3})
 
 
 def test_ac_training_loss_falls_and_resume_is_exact(store: Path, tmp_path: Path):
@@ -190,7 +191,7 @@ def test_masks_are_tubes_and_disjoint():
 
 
 def test_pretrain_loss_falls_and_checkpoint_loads(store: Path, tmp_path: Path):
-    cfg = parse(PretrainConfig, {
+    cfg = from_values(PretrainConfig, {
         "output_dir": str(tmp_path / "pt"), "encoder": "vit_tiny", "encoder_overrides": TINY_ENCODER,
         "predictor": "predictor_tiny", "predictor_overrides": TINY_PRED,
         "data": {"stores": [str(store)], "frames_per_clip": 4, "image_size": SIZE, "val_fraction": 0.0},

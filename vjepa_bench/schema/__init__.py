@@ -10,6 +10,6 @@ from vjepa_bench.schema.agents import AGENT_SCHEMAS
 from vjepa_bench.schema.collect import CollectConfig
 from vjepa_bench.schema.env import CameraConfig, EnvConfig
 from vjepa_bench.schema.eval import EvalConfig
-from vjepa_bench.schema.parse import parse, register_schemas
+from vjepa_bench.schema.parse import from_values, parse, register_schemas
 
-__all__ = ["AGENT_SCHEMAS", "CameraConfig", "CollectConfig", "EnvConfig", "EvalConfig", "parse", "register_schemas"]
+__all__ = ["AGENT_SCHEMAS", "CameraConfig", "CollectConfig", "EnvConfig", "EvalConfig", "from_values", "parse", "register_schemas"]

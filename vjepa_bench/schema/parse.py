@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -14,8 +14,14 @@ from vjepa_bench.schema.agents import AGENT_SCHEMAS
 from vjepa_bench.schema.collect import CollectConfig
 from vjepa_bench.schema.eval import EvalConfig
 from vjepa_bench.schema.sweep import SweepCameraConfig
+from vjepa_bench.training.config import PretrainConfig, TrainACConfig
 
-COMMAND_SCHEMAS: dict[str, type] = {"eval": EvalConfig, "collect": CollectConfig, "sweep_camera": SweepCameraConfig}
+_T = TypeVar("_T")
+
+COMMAND_SCHEMAS: dict[str, type] = {
+    "eval": EvalConfig, "collect": CollectConfig, "sweep_camera": SweepCameraConfig,
+    "train_ac": TrainACConfig, "pretrain": PretrainConfig,
+}
 """Command config name -> schema, stored as ``<name>_schema`` (the first entry of that YAML's defaults list)."""
 
 
@@ -70,3 +76,12 @@ def parse(cfg: DictConfig) -> Any:
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
         raise UsageError(describe(err)) from None
+
+
+def from_values(schema: type[_T], values: Mapping[str, Any]) -> _T:
+    """``schema`` built from plain values (a script's or a test's dict), with the CLI's checks and errors."""
+    try:
+        merged = OmegaConf.merge(_node(schema), dict(values))
+    except OmegaConfBaseException as err:
+        raise UsageError(describe(err)) from None
+    return parse(merged)

@@ -1,21 +1,17 @@
-"""Thin Hydra entry points: ``vjepa-bench pretrain`` and ``vjepa-bench train-ac``."""
+"""Thin entry points: ``vjepa-bench pretrain`` and ``vjepa-bench train-ac`` (configs parsed by the CLI)."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
-from vjepa_bench.training.config import PretrainConfig, TrainACConfig, parse
+from vjepa_bench.training.config import PretrainConfig, TrainACConfig
 
 
-def train_ac(cfg: DictConfig) -> None:
+def train_ac(cfg: TrainACConfig) -> None:
     from vjepa_bench.training.ac_trainer import train_ac as run
 
-    path = run(parse(TrainACConfig, cfg))
-    print(f"checkpoint: {path}")
+    print(f"checkpoint: {run(cfg)}")
 
 
-def pretrain(cfg: DictConfig) -> None:
+def pretrain(cfg: PretrainConfig) -> None:
     from vjepa_bench.training.pretrain import pretrain as run
 
-    path = run(parse(PretrainConfig, cfg))
-    print(f"checkpoint: {path}")
+    print(f"checkpoint: {run(cfg)}")

@@ -1,22 +1,17 @@
 """Typed configs of ``vjepa-bench train-ac`` and ``vjepa-bench pretrain`` (the schema of their YAML files).
 
-Hydra composes ``configs/train_ac.yaml`` / ``configs/pretrain.yaml``; :func:`parse` merges the result onto these
-dataclasses (an unknown key or a wrong type is a :class:`~vjepa_bench.errors.UsageError`) and ``validate``
-checks values before any work starts.
+They are registered in Hydra's ConfigStore (``vjepa_bench.schema``), so ``configs/train_ac.yaml`` /
+``configs/pretrain.yaml`` hold values only; the CLI parses the composed config into these dataclasses once, and
+``__post_init__`` checks the values before any work starts (``vjepa_bench.schema.from_values`` builds them from
+plain dicts with the same checks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from typing import Any
 
 from vjepa_bench.errors import UsageError
-
-_C = TypeVar("_C")
-
 
 @dataclass
 class OptimConfig:
@@ -103,7 +98,7 @@ class TrainACConfig:
     tensorboard: bool = False
     progress: bool = True
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         self.data.validate("data", min_frames=self.rollout_steps + 1)
         self.optim.validate("optim")
         if self.batch_size < 1:
@@ -136,7 +131,7 @@ class PretrainConfig:
     encoder_overrides: dict[str, Any] = field(default_factory=dict)
     predictor: str = "predictor_tiny"
     predictor_overrides: dict[str, Any] = field(default_factory=dict)
-    data: DataConfig = field(default_factory=lambda: DataConfig(frames_per_clip=4, val_fraction=0.0))
+    data: DataConfig = field(default_factory=DataConfig)  # the same held-out split as train-ac
     mask: MaskConfig = field(default_factory=MaskConfig)
     optim: OptimConfig = field(
         default_factory=lambda: OptimConfig(start_lr=1e-4, peak_lr=5e-4, final_lr=1e-5, warmup_steps=100,
@@ -154,7 +149,7 @@ class PretrainConfig:
     tensorboard: bool = False
     progress: bool = True
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         self.data.validate("data", min_frames=2)
         self.optim.validate("optim")
         if self.batch_size < 1:
@@ -179,17 +174,3 @@ def _check_threads(threads: int | None) -> None:
 def _check_device(device: str) -> None:
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UsageError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
-
-
-def parse(schema: type[_C], cfg: DictConfig | dict[str, Any]) -> _C:
-    """Merge a composed config onto ``schema``; unknown keys and wrong types become a UsageError."""
-    if isinstance(cfg, DictConfig):
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    cfg = {k: v for k, v in cfg.items() if k != "hydra"}
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
-        out = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as err:
-        raise UsageError(f"bad config: {err}") from err
-    out.validate()  # type: ignore[attr-defined]
-    return out  # type: ignore[return-value]
