@@ -284,7 +284,7 @@ def run_evaluation(spec: EvalSpec) -> dict[str, Any]:
     try:
         identity = run_identity(spec, agent)
         run_hash = canonical_hash(identity)
-        _open_folder(spec, run_hash)
+        _open_folder(spec, run_hash)  # refuse another run's folder before the lock file is touched
         with FolderLock(folder, f"vjepa-bench eval of {spec.agent} on {spec.env_id}"):
             log = _open_folder(spec, run_hash)  # again: another run may have written before the lock was ours
             _write_if_changed(folder / RUN_FILE, dumps_json({"hash": run_hash, "spec": identity}))
