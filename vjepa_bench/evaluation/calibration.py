@@ -27,7 +27,8 @@ class AxisFit:
         rotation_deg: signed angle (deg, counter-clockwise seen from above) of ``W``'s polar factor ``U V^T``:
             the turn that brings the inferred moves onto the true ones (the model's axes are turned by minus it).
         singular_values: of ``W``, largest first (the scale between inferred and true moves).
-        condition_number: largest / smallest singular value (1 = a scaled rotation).
+        condition_number: largest / smallest singular value (1 = a scaled rotation); None when ``W`` is singular
+            (strict JSON has no infinity).
         error_before_cm: mean absolute per-axis error between inferred and true moves (cm).
         error_after_cm: the same after mapping the inferred moves through ``W``.
         correlation: Pearson correlation of the inferred with the true move components (x and y pooled).
@@ -37,7 +38,7 @@ class AxisFit:
     matrix: list[list[float]]
     rotation_deg: float
     singular_values: list[float]
-    condition_number: float
+    condition_number: float | None
     error_before_cm: float
     error_after_cm: float
     correlation: float
@@ -74,7 +75,7 @@ def analyse_axes(inferred: np.ndarray, true: np.ndarray) -> AxisFit:
         matrix=matrix.tolist(),
         rotation_deg=polar_rotation_deg(matrix),
         singular_values=singular.tolist(),
-        condition_number=float(singular[0] / singular[1]) if singular[1] > 0 else float("inf"),
+        condition_number=float(singular[0] / singular[1]) if singular[1] > 0 else None,
         error_before_cm=float(100 * np.abs(inferred - true).mean()),
         error_after_cm=float(100 * np.abs(corrected - true).mean()),
         correlation=float(correlation),

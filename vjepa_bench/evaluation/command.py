@@ -11,6 +11,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, format_summary, normalised_env_kwargs, run_evaluation
 from vjepa_bench.schema import EvalConfig
 from vjepa_bench.schema.env import env_kwargs
@@ -29,8 +30,13 @@ def env_settings(cfg: EvalConfig) -> tuple[str, dict[str, Any]]:
 def default_output_dir(cfg: EvalConfig, spec: EvalSpec) -> Path:
     """``runs/eval/<env>/<agent>/<camera>-<hash>``: the hash covers the settings the resume check compares (all
     filled in, so an explicit default names the same folder), the checkpoint by its path rather than its content."""
-    identity = {"env_id": spec.env_id, "env_kwargs": normalised_env_kwargs(spec.env_id, spec.env_kwargs),
-                "agent": spec.agent, "agent_kwargs": spec.agent_kwargs}
+    try:
+        full_env_kwargs = normalised_env_kwargs(spec.env_id, spec.env_kwargs)
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"env {spec.env_id!r} with {spec.env_kwargs}: {err} (check env.kwargs and the camera "
+                         "settings)") from None
+    identity = {"env_id": spec.env_id, "env_kwargs": full_env_kwargs, "agent": spec.agent,
+                "agent_kwargs": spec.agent_kwargs}
     blob = json.dumps(identity, sort_keys=True, default=asdict).encode()
     digest = hashlib.sha256(blob).hexdigest()[:8]
     return Path("runs/eval") / cfg.env.name / cfg.agent.name / f"{cfg.camera.name}-{digest}"

@@ -52,11 +52,15 @@ def summary_markdown(rows: list[dict[str, Any]], context: dict[str, Any]) -> str
         axis = row.get("axis")
         figures = ("- | - | - | - | -" if axis is None else
                    f"{axis['rotation_deg']:+.1f} | {axis['singular_values'][0]:.2f}/{axis['singular_values'][1]:.2f}"
-                   f" | {axis['condition_number']:.2f} | {axis['error_before_cm']:.2f} -> {axis['error_after_cm']:.2f}"
+                   f" | {_number(axis['condition_number'])} | {axis['error_before_cm']:.2f} -> {axis['error_after_cm']:.2f}"
                    f" | {axis['correlation']:.2f}")
         lines.append(f"| {row['angle_deg']:g} | {figures} | {_success_text(row.get('uncalibrated'))} | "
                      f"{_success_text(row.get('calibrated'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float | None) -> str:
+    return "singular" if value is None else f"{value:.2f}"
 
 
 def write_report(rows: list[dict[str, Any]], output_dir: Path, context: dict[str, Any]) -> None:
