@@ -160,14 +160,12 @@ class ACPredictor(nn.Module):
         n = patches.shape[2]
         attn = blk.attn
         heads, hd = attn.num_heads, attn.head_dim
-        qkv_c = attn.project(blk.norm1(cond)).view(b, steps, NUM_COND_TOKENS, 3, heads, hd)
-        qkv_p = attn.project(blk.norm1(patches)).view(1, steps, n, 3, heads, hd)
-        per_step = [t.view(steps, NUM_COND_TOKENS + n, 1, 1, -1) for t in tables.deinterleaved(qkv_c.dtype)]
-        qk_c = attn.rotate(qkv_c[:, :, :, :2], [t[:, :NUM_COND_TOKENS] for t in per_step])  # (B, T, 2, 2, H, hd)
-        qk_p = attn.rotate(qkv_p[:, :, :, :2], [t[:, NUM_COND_TOKENS:] for t in per_step])  # (1, T, n, 2, H, hd)
+        rope = tables.fast(cond.dtype, 2 * heads).view(steps, NUM_COND_TOKENS + n)  # (T, 2+n, 2H, hd), ...
+        qk_c, v_c = attn.qkv_fast(blk.norm1(cond), rope.rows((slice(None), slice(None, NUM_COND_TOKENS))))
+        qk_p, v_p = attn.qkv_fast(blk.norm1(patches), rope.rows((slice(None), slice(NUM_COND_TOKENS, None))))
         tokens = steps * (NUM_COND_TOKENS + n)
-        qk = torch.cat((qk_c, qk_p.expand(b, -1, -1, -1, -1, -1)), dim=2).view(b, tokens, 2, heads, hd)
-        v = torch.cat((qkv_c[:, :, :, 2], qkv_p[:, :, :, 2].expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, heads, hd)
+        qk = torch.cat((qk_c, qk_p.expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, 2, heads, hd)
+        v = torch.cat((v_c, v_p.expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, heads, hd)
         if blk.in_place_ok(x):
             attn.attend(qk[:, :, 0], qk[:, :, 1], v, mask, residual=x)
         else:

@@ -12,15 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rope import RopeTables, apply_rope, apply_rope_deinterleaved, deinterleave_permutation
+from .rope import FastRope, RopeTables, apply_rope, apply_rope_fast, deinterleave_permutation
 
 
-def _linear_into(residual: torch.Tensor, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``residual += linear(x)`` in place (the matmul accumulates into it; no output tensor), returned."""
+def _linear_into(
+    residual: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``residual += x @ weight.T + bias`` in place (the matmul accumulates into it; no output tensor)."""
     flat = residual.view(-1, residual.shape[-1])  # (M, out)
-    flat.addmm_(x.reshape(-1, x.shape[-1]), linear.weight.t())
-    if linear.bias is not None:
-        flat.add_(linear.bias)
+    flat.addmm_(x.reshape(-1, x.shape[-1]), weight.t())
+    if bias is not None:
+        flat.add_(bias)
     return residual
 
 
@@ -71,32 +73,28 @@ class SelfAttention(nn.Module):
         return self.proj(out)
 
     # Fast path (same values up to float rounding): q and k come out of the qkv projection with each head's dims
-    # in deinterleave_permutation order, so RoPE needs no pair swap, and no tensor is copied into head-major order.
+    # in deinterleave_permutation order, so RoPE needs no pair swap; the qkv bias is kept out of the matmul (q's
+    # and k's is rotated once per call and added inside the RoPE multiply, v's is folded into proj's bias: the
+    # attention weights of a query sum to 1); nothing is copied into head-major order.
 
-    def project(self, x: torch.Tensor, deinterleave: bool = True) -> torch.Tensor:
-        """``qkv(x)``, ``(..., D) -> (..., 3D)``, laid out ``[q | k | v]`` by head; with ``deinterleave`` the
-        dims of each q and k head are in ``deinterleave_permutation`` order (the weight rows are reordered,
-        differentiably, on every call: ``3D x D`` values, nothing cached that could go stale)."""
-        if not deinterleave:
-            return self.qkv(x)
-        dim = self.num_heads * self.head_dim
+    def qkv_fast(self, x: torch.Tensor, rope: FastRope) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (..., N, D)`` -> rotated de-interleaved ``qk (..., N, 2H, hd)`` (q heads, then k heads) and
+        ``v (..., N, H, hd)`` *without its bias* (``attend`` adds it back through ``proj``). ``rope``: the
+        ``N`` tokens' ``FastRope`` tables for ``2H`` groups (viewed to broadcast against ``x``'s token dims)."""
+        heads, hd = self.num_heads, self.head_dim
         perm = self._permutations.get(x.device)
         if perm is None:
             with torch.inference_mode(False):  # an index saved for backward must not be an inference tensor
-                qk = deinterleave_permutation(self.head_dim, 2 * self.num_heads, x.device)  # q and k heads
-                perm = torch.cat((qk, torch.arange(2 * dim, 3 * dim, device=x.device)))  # v rows unchanged
+                perm = deinterleave_permutation(hd, 2 * heads, x.device)  # the q and k rows
             self._permutations[x.device] = perm
-        bias = self.qkv.bias.index_select(0, perm) if self.qkv.bias is not None else None
-        return F.linear(x, self.qkv.weight.index_select(0, perm), bias)
-
-    @staticmethod
-    def rotate(qk: torch.Tensor, tables: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """RoPE on de-interleaved ``qk (..., 2, H, hd)`` (a view of ``project``'s output); ``tables`` are
-        ``RopeTables.deinterleaved``'s, viewed to broadcast (``(N, 1, 1, hd/2)`` for ``qk (B, N, 2, H, hd)``).
-        Returns a new tensor; without autograd it is written in place of a temporary (no concatenation)."""
-        if torch.is_grad_enabled() and (qk.requires_grad or any(t.requires_grad for t in tables)):
-            return apply_rope_deinterleaved(qk, *tables)
-        return apply_rope_deinterleaved(qk, *tables, out=torch.empty_like(qk, memory_format=torch.contiguous_format))
+        weight = self.qkv.weight
+        raw = F.linear(x, torch.cat((weight[: 2 * heads * hd].index_select(0, perm), weight[2 * heads * hd :])))
+        raw = raw.unflatten(-1, (3 * heads, hd))  # (..., N, 3H, hd)
+        bias = None
+        if self.qkv.bias is not None:
+            qk_bias = self.qkv.bias[: 2 * heads * hd].index_select(0, perm).view(2 * heads, hd).to(raw.dtype)
+            bias = apply_rope_fast(qk_bias.expand(*rope.cos.shape), rope)  # (N, 2H, hd), the bias rotated
+        return apply_rope_fast(raw[..., : 2 * heads, :], rope, bias), raw[..., 2 * heads :, :]
 
     def attend(
         self,
@@ -106,14 +104,21 @@ class SelfAttention(nn.Module):
         attn_mask: torch.Tensor | None = None,
         residual: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``proj(attention)`` of token-major ``q, k, v (B, N, H, hd)`` (views are fine) -> ``(B, N, D)``;
-        with ``residual`` (no autograd) the result is added into it in place and it is returned."""
+        """``proj(attention)`` of token-major ``q, k, v (B, N, H, hd)`` (views are fine), ``v`` from
+        ``qkv_fast`` (without its bias) -> ``(B, N, D)``; with ``residual`` (no autograd) the result is added
+        into it in place and it is returned."""
         b, n = q.shape[:2]
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=attn_mask
-        )  # (B, H, N, hd); the CPU and CUDA kernels lay it out token-major, so the reshape below is a view
+        )  # (B, H, N, hd), laid out token-major by the CPU kernel, so the reshape below is then a view
         out = out.transpose(1, 2).reshape(b, n, self.num_heads * self.head_dim)  # (B, N, D)
-        return self.proj(out) if residual is None else _linear_into(residual, out, self.proj)
+        bias = self.proj.bias
+        if self.qkv.bias is not None:  # attention(q, k, v + b) = attention(q, k, v) + b
+            v_bias = self.qkv.bias[2 * self.num_heads * self.head_dim :]
+            bias = self.proj.weight @ v_bias if bias is None else torch.addmv(bias, self.proj.weight, v_bias)
+        if residual is None:
+            return F.linear(out, self.proj.weight, bias)
+        return _linear_into(residual, out, self.proj.weight, bias)
 
     def forward_fast(
         self,
@@ -124,13 +129,14 @@ class SelfAttention(nn.Module):
     ) -> torch.Tensor:
         """``forward`` with ``rope`` given as ``RopeTables`` of the ``N`` tokens of ``x (B, N, D)``; see
         ``attend`` for ``residual``."""
-        b, n, _ = x.shape
-        qkv = self.project(x, rope is not None).view(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, H, hd)
         if rope is None:
-            return self.attend(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], attn_mask, residual)
-        tables = tuple(t.view(n, 1, 1, -1) for t in rope.deinterleaved(qkv.dtype))  # (N, 1, 1, hd/2)
-        qk = self.rotate(qkv[:, :, :2], tables)  # (B, N, 2, H, hd)
-        return self.attend(qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2], attn_mask, residual)
+            out = self.forward(x, attn_mask=attn_mask)
+            return out if residual is None else residual.add_(out)
+        b, n, _ = x.shape
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        qk, v = self.qkv_fast(x, rope.fast(dtype, 2 * self.num_heads))  # (B, N, 2H, hd), (B, N, H, hd)
+        qk = qk.unflatten(2, (2, self.num_heads))  # (B, N, 2, H, hd)
+        return self.attend(qk[:, :, 0], qk[:, :, 1], v, attn_mask, residual)
 
 
 class Block(nn.Module):
@@ -176,7 +182,8 @@ class Block(nn.Module):
         if not self.in_place_ok(x):
             return x + self.mlp(self.norm2(x))
         h = self.mlp.fc1(self.norm2(x))
-        return _linear_into(x, torch.ops.aten.gelu_(h), self.mlp.fc2)  # the same exact (erf) GELU, in place
+        torch.ops.aten.gelu_(h)  # the same exact (erf) GELU, in place
+        return _linear_into(x, h, self.mlp.fc2.weight, self.mlp.fc2.bias)
 
 
 class CrossAttention(nn.Module):

@@ -11,16 +11,16 @@ compatibility; ``tiled=False`` selects the textbook interleaved variant (``[w0, 
 Everything here builds per-token ``cos``/``sin`` tables of the full head size (identity on the unrotated
 dims), so applying RoPE is one fused multiply-add on ``q`` and ``k`` with no loop over heads or tokens.
 
-Fast path (used by the AC predictor): ``RopeTables`` keeps one token layout's tables, built once, and their copies
+Fast path (used by the AC predictor): ``RopeTables`` keeps one token layout's tables, built once, and their forms
 per dtype; ``deinterleave_permutation`` reorders each head's dims to ``[0, 2, 4, ..., 1, 3, 5, ...]`` (applied
 to the q and k rows of the qkv weight, so attention scores are unchanged: q and k get the same permutation), and
-``apply_rope_deinterleaved`` rotates in that order with contiguous halves instead of the pair swap of
-``rotate_pairs`` (which costs a strided copy). Same values as ``apply_rope`` up to float rounding.
+``apply_rope_fast`` rotates in that order without the pair swap of ``rotate_pairs`` (a strided copy), skipping the
+half-dims whose sine is exactly 0. Same values as ``apply_rope`` up to float rounding.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -116,65 +116,87 @@ def deinterleave_permutation(head_dim: int, heads: int = 1, device: torch.device
     return (one + head_dim * torch.arange(heads, device=device).unsqueeze(1)).flatten()  # (heads * head_dim,)
 
 
-def apply_rope_deinterleaved(
-    x: torch.Tensor,
-    cos_even: torch.Tensor,
-    cos_odd: torch.Tensor,
-    sin_even: torch.Tensor,
-    sin_odd: torch.Tensor,
-    out: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``apply_rope`` for ``x (..., hd)`` whose head dims are in ``deinterleave_permutation`` order.
+class FastRope(NamedTuple):
+    """``RopeTables.fast``'s tables for ``apply_rope_fast``, for ``N`` tokens of ``G`` groups (q and k heads).
 
-    With ``x = [e | o]`` (``e[i] = u[2i]``, ``o[i] = u[2i+1]``) the result is
-    ``[e cos[2i] - o sin[2i] | o cos[2i+1] + e sin[2i+1]]``, i.e. ``apply_rope(u)`` in the same order.
-    Tables are ``RopeTables.deinterleaved``'s, broadcastable to ``(..., hd/2)``. With ``out`` (no autograd) the
-    result is written there (it may be a strided view, e.g. a slice of a larger buffer); otherwise it is new.
+    ``cos (N, G, hd)``: the cosines in de-interleaved order, expanded over the groups (so the multiply runs over
+    whole contiguous rows); ``sin_even (N, 1, w)`` (negated) and ``sin_odd (N, 1, w)``: the sines of half-dims
+    ``lo .. hi - 1``, the only ones not exactly 0 (at T = 1 the temporal segment is not rotated at all).
+    """
+
+    cos: torch.Tensor
+    sin_even: torch.Tensor
+    sin_odd: torch.Tensor
+    lo: int
+    hi: int
+
+    def rows(self, index: Any) -> FastRope:
+        """The tables of some tokens: ``index`` applies to the leading (token) dim, e.g. a slice."""
+        return FastRope(self.cos[index], self.sin_even[index], self.sin_odd[index], self.lo, self.hi)
+
+    def view(self, *shape: int) -> FastRope:
+        """The tables with the token dim viewed as ``shape`` (e.g. ``(T, 2 + n)``, to slice per step)."""
+        return FastRope(*(t.view(*shape, *t.shape[1:]) for t in self[:3]), self.lo, self.hi)
+
+
+def apply_rope_fast(x: torch.Tensor, rope: FastRope, rotated_bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``apply_rope`` of ``x (..., N, G, hd)`` whose head dims are in ``deinterleave_permutation`` order, plus
+    ``rotated_bias`` (``(N, G, hd)``: ``apply_rope_fast`` of a bias, added so the bias can stay out of ``x``).
+
+    With ``x = [e | o]`` per group (``e[i] = u[2i]``, ``o[i] = u[2i+1]``) the result is
+    ``[e cos[2i] - o sin[2i] | o cos[2i+1] + e sin[2i+1]]``, i.e. ``apply_rope(u)`` in the same order: one
+    multiply over whole rows, then the sine terms on the ``lo .. hi - 1`` half-dims only. Returns a new tensor;
+    differentiable (the in-place updates are on that new tensor).
     """
     half = x.shape[-1] // 2
-    even, odd = x[..., :half], x[..., half:]
-    if out is None:
-        return torch.cat(
-            (torch.addcmul(even * cos_even, odd, sin_even, value=-1), torch.addcmul(odd * cos_odd, even, sin_odd)),
-            dim=-1,
-        )
-    out_even, out_odd = out[..., :half], out[..., half:]
-    torch.mul(even, cos_even, out=out_even).addcmul_(odd, sin_even, value=-1)
-    torch.mul(odd, cos_odd, out=out_odd).addcmul_(even, sin_odd)
+    out = torch.mul(x, rope.cos) if rotated_bias is None else torch.addcmul(rotated_bias, x, rope.cos)
+    lo, hi = rope.lo, rope.hi
+    if hi > lo:
+        out[..., lo:hi].addcmul_(x[..., half + lo : half + hi], rope.sin_even)
+        out[..., half + lo : half + hi].addcmul_(x[..., lo:hi], rope.sin_odd)
     return out
 
 
 class RopeTables:
     """The RoPE tables of one token layout, ``cos``/``sin`` ``(N, hd)`` fp32 (from ``rope_tables``), built once.
 
-    ``full(dtype)`` gives them as ``apply_rope`` takes them and ``deinterleaved(dtype)`` the four half tables of
-    ``apply_rope_deinterleaved``, each ``(N, hd/2)``; both are converted on first use per dtype and then reused
-    (the same tensors every call). Everything is made outside inference mode, so it can be saved for backward.
+    ``full(dtype)`` gives them as ``apply_rope`` takes them and ``fast(dtype, groups)`` as ``apply_rope_fast``
+    does; both are converted on first use per (dtype, groups) and then reused (the same tensors every call).
+    Everything is made outside inference mode, so it can be saved for backward.
     """
 
     def __init__(self, cos: torch.Tensor, sin: torch.Tensor) -> None:
         if cos.shape != sin.shape or cos.ndim != 2 or cos.shape[-1] % 2:
             raise ValueError(f"cos {tuple(cos.shape)} and sin {tuple(sin.shape)} must both be (N, even hd)")
         self.cos, self.sin = cos, sin
-        self._converted: dict[tuple[str, torch.dtype], Any] = {}
-
-    def _get(self, kind: str, dtype: torch.dtype) -> Any:
-        key = (kind, dtype)
-        hit = self._converted.get(key)
-        if hit is None:
-            with torch.inference_mode(False), torch.no_grad():
-                cos, sin = self.cos.to(dtype), self.sin.to(dtype)
-                if kind == "full":
-                    hit = (cos, sin)
-                else:
-                    hit = tuple(t.contiguous() for t in (cos[:, 0::2], cos[:, 1::2], sin[:, 0::2], sin[:, 1::2]))
-            self._converted[key] = hit
-        return hit
+        self._converted: dict[tuple[Any, ...], Any] = {}
 
     def full(self, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
         """``(cos, sin)``, each ``(N, hd)`` in ``dtype``."""
-        return self._get("full", dtype)
+        key = ("full", dtype)
+        hit = self._converted.get(key)
+        if hit is None:
+            with torch.inference_mode(False), torch.no_grad():
+                hit = self._converted[key] = (self.cos.to(dtype), self.sin.to(dtype))
+        return hit
 
-    def deinterleaved(self, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
-        """``(cos_even, cos_odd, sin_even, sin_odd)``, each ``(N, hd/2)`` in ``dtype``."""
-        return self._get("deinterleaved", dtype)
+    def fast(self, dtype: torch.dtype = torch.float32, groups: int = 1) -> FastRope:
+        """``FastRope`` tables in ``dtype`` for ``groups`` heads per token."""
+        key = ("fast", dtype, groups)
+        hit = self._converted.get(key)
+        if hit is None:
+            with torch.inference_mode(False), torch.no_grad():
+                n = self.cos.shape[0]
+                cos, sin = (t.to(dtype) for t in (self.cos, self.sin))
+                sin_even, sin_odd = sin[:, 0::2], sin[:, 1::2]  # (N, hd/2)
+                active = ((sin_even != 0) | (sin_odd != 0)).any(0).nonzero().flatten().tolist()
+                lo, hi = (active[0], active[-1] + 1) if active else (0, 0)
+                cos = torch.cat((cos[:, 0::2], cos[:, 1::2]), dim=-1)  # (N, hd), de-interleaved
+                hit = self._converted[key] = FastRope(
+                    cos.unsqueeze(1).expand(n, groups, -1).contiguous(),  # (N, G, hd)
+                    (-sin_even[:, lo:hi]).unsqueeze(1).contiguous(),  # (N, 1, w)
+                    sin_odd[:, lo:hi].unsqueeze(1).contiguous(),  # (N, 1, w)
+                    lo,
+                    hi,
+                )
+        return hit
