@@ -117,3 +117,25 @@ def test_preprocess_identity_size_and_tensor_input():
         preprocess_frames(frames[0], 64)
     with pytest.raises(ValueError, match="uint8"):
         preprocess_frames(frames.float(), 64)
+
+
+@pytest.mark.parametrize("actions", ["from_states", "stored"])
+@pytest.mark.parametrize("fixed", [False, True])
+def test_cached_feature_clips_take_the_same_windows_and_actions_as_frame_clips(reader, actions, fixed):
+    from vjepa_bench.training.features import FeatureClipDataset
+
+    trajectories = [reader[i] for i in range(len(reader))]
+    cache = {"features": [torch.zeros(len(t), 2, 3) for t in trajectories],
+             "states": [torch.from_numpy(t.states) for t in trajectories],
+             "actions": [torch.from_numpy(t.actions) for t in trajectories]}
+    frames = ClipDataset(reader, frames_per_clip=4, size=16, actions=actions, seed=5, fixed=fixed)
+    features = FeatureClipDataset(cache, list(range(len(reader))), 4, actions, seed=5, fixed=fixed)
+    for epoch in (0, 3):
+        frames.set_epoch(epoch)
+        features.set_epoch(epoch)
+        assert len(frames) == len(features) == 3  # the 3-frame trajectory is skipped by both
+        for k in range(len(frames)):
+            a, b = frames[k], features[k]
+            assert torch.equal(a["states"], b["states"]) and torch.equal(a["actions"], b["actions"])
+    if fixed:
+        assert [frames.windows.start(k) for k in range(3)] == [(12 - 4) // 2, (9 - 4) // 2, (20 - 4) // 2]

@@ -13,7 +13,7 @@ import torch.utils.data
 from vjepa_bench import layout
 from vjepa_bench.data.transforms import preprocess_frames, preprocess_train_frames
 
-__all__ = ["TrajectorySource", "ClipDataset"]
+__all__ = ["TrajectorySource", "ClipDataset", "ClipWindows", "clip_actions"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,39 @@ class TrajectorySource(Protocol):
     def lengths(self) -> list[int]: ...
 
     def window(self, i: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+class ClipWindows:
+    """Which frames each clip covers: item ``k`` of trajectories with ``lengths[k]`` frames starts at a random
+    frame drawn from ``(seed, epoch, k)``, or, with ``fixed=True``, in the middle of the room (validation).
+
+    Both clip datasets (frames here, cached features in ``training.features``) sample through this one rule, so a
+    cached and an uncached run train on the same windows.
+    """
+
+    def __init__(self, lengths: list[int], frames_per_clip: int, seed: int = 0, fixed: bool = False) -> None:
+        self.lengths = list(lengths)
+        self.frames_per_clip = int(frames_per_clip)
+        self.seed = int(seed)
+        self.fixed = fixed
+        self.epoch = 0
+
+    def start(self, k: int) -> int:
+        """First frame of item ``k``'s window in the current epoch."""
+        room = self.lengths[k] - self.frames_per_clip
+        if self.fixed:
+            return room // 2
+        return int(np.random.default_rng([self.seed, self.epoch, k]).integers(0, room + 1))
+
+
+def clip_actions(states: np.ndarray, stored: np.ndarray, mode: str) -> np.ndarray:
+    """The ``T - 1`` actions of a clip: ``"from_states"`` (``layout.action_between`` of consecutive states, the
+    V-JEPA 2-AC definition) or ``"stored"`` (the recorded actions), as float32 ``(T - 1, 7)``."""
+    if mode == "from_states":
+        actions = layout.action_between(np.asarray(states)[:-1], np.asarray(states)[1:])
+    else:
+        actions = np.asarray(stored)
+    return np.asarray(actions, np.float32).reshape(-1, layout.ACTION_DIM)
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -44,6 +77,7 @@ class ClipDataset(torch.utils.data.Dataset):
         actions: ``"from_states"`` (``layout.action_between`` of consecutive states, the V-JEPA 2-AC definition) or
             ``"stored"`` (the actions recorded with the trajectory, e.g. the commanded sim actions).
         seed: base seed of the window sampling; call :meth:`set_epoch` to draw new windows each epoch.
+        fixed: always the middle window of each trajectory (validation), see :class:`ClipWindows`.
     """
 
     def __init__(
@@ -55,6 +89,7 @@ class ClipDataset(torch.utils.data.Dataset):
         crop: Literal["train", "deploy"] = "train",
         actions: Literal["from_states", "stored"] = "from_states",
         seed: int = 0,
+        fixed: bool = False,
     ) -> None:
         if frames_per_clip < 2:
             raise ValueError(f"frames_per_clip must be >= 2 (one action), got {frames_per_clip}")
@@ -67,11 +102,9 @@ class ClipDataset(torch.utils.data.Dataset):
         self.size = int(size)
         self.crop = crop
         self.actions = actions
-        self.seed = int(seed)
-        self.epoch = 0
         lengths = source.lengths()
         self.trajectories = [i for i, n in enumerate(lengths) if n >= self.frames_per_clip]
-        self.lengths = [lengths[i] for i in self.trajectories]
+        self.windows = ClipWindows([lengths[i] for i in self.trajectories], self.frames_per_clip, seed, fixed)
         self.n_skipped = len(lengths) - len(self.trajectories)
         if self.n_skipped:
             logger.info(
@@ -82,31 +115,22 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Draw a different set of windows (same seed and epoch: same windows)."""
-        self.epoch = int(epoch)
+        self.windows.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.trajectories)
 
-    def window_start(self, k: int) -> int:
-        """First frame of item ``k``'s window in the current epoch."""
-        rng = np.random.default_rng([self.seed, self.epoch, k])
-        return int(rng.integers(0, self.lengths[k] - self.frames_per_clip + 1))
-
     def __getitem__(self, k: int) -> dict[str, Any]:
         if not 0 <= k < len(self):
             raise IndexError(f"clip {k} out of range for {len(self)} clips")
-        start = self.window_start(k)
+        start = self.windows.start(k)
         trajectory = self.trajectories[k]
         images, states, stored = self.source.window(trajectory, start, self.frames_per_clip)
-        if self.actions == "from_states":
-            actions = layout.action_between(states[:-1], states[1:])
-        else:
-            actions = np.asarray(stored, np.float32)
         preprocess = preprocess_train_frames if self.crop == "train" else preprocess_frames
         return {
             "images": preprocess(images, self.size),
             "states": torch.from_numpy(np.asarray(states, np.float32)),
-            "actions": torch.from_numpy(np.asarray(actions, np.float32).reshape(-1, layout.ACTION_DIM)),
+            "actions": torch.from_numpy(clip_actions(states, stored, self.actions)),
             "trajectory": trajectory,
             "start": start,
         }

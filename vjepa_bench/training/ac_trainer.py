@@ -170,7 +170,7 @@ class ACTrainer:
             self.train_set = ClipDataset(SubsetSource(reader, train_idx), d.frames_per_clip, d.image_size,
                                          actions=d.actions, seed=cfg.seed)  # fmt: skip
             self.val_set = ClipDataset(SubsetSource(reader, val_idx), d.frames_per_clip, d.image_size,
-                                       actions=d.actions, seed=cfg.seed + 1) if val_idx else None  # fmt: skip
+                                       actions=d.actions, fixed=True) if val_idx else None  # fmt: skip
         self.batches = EpochBatches(self.train_set, cfg.batch_size, self.info, cfg.seed)
 
     def _loader(self, dataset: Any, batches: list[list[int]]) -> DataLoader:

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from vjepa_bench import layout
-from vjepa_bench.data.clips import TrajectorySource
+from vjepa_bench.data.clips import ClipWindows, TrajectorySource, clip_actions
 from vjepa_bench.data.store import shard_paths
 from vjepa_bench.data.transforms import preprocess_train_frames
 from vjepa_bench.models import inference_autocast
@@ -102,10 +101,10 @@ def load_or_build_cache(
 
 
 class FeatureClipDataset(torch.utils.data.Dataset):
-    """Clips cut from a feature cache: item ``k`` is a random window (seeded by ``seed``, the epoch and ``k``,
-    as :class:`vjepa_bench.data.clips.ClipDataset`) of trajectory ``indices[k]``: ``features`` float32
-    ``(T*P, D)``, ``states`` ``(T, 7)``, ``actions`` ``(T-1, 7)``. ``fixed=True`` always takes the window at
-    the start of each trajectory's middle (validation)."""
+    """Clips cut from a feature cache, windows and actions as :class:`vjepa_bench.data.clips.ClipDataset` (one
+    :class:`~vjepa_bench.data.clips.ClipWindows` rule): item ``k`` is a window of trajectory ``indices[k]`` with
+    ``features`` float32 ``(T*P, D)``, ``states`` ``(T, 7)``, ``actions`` ``(T-1, 7)``. ``fixed=True`` takes the
+    middle window of each trajectory (validation)."""
 
     def __init__(
         self,
@@ -122,29 +121,19 @@ class FeatureClipDataset(torch.utils.data.Dataset):
         if not self.indices:
             raise ValueError(f"no trajectory has {frames_per_clip} frames or more")
         self.actions = actions
-        self.seed = int(seed)
-        self.fixed = fixed
-        self.epoch = 0
+        self.windows = ClipWindows([len(cache["states"][i]) for i in self.indices], self.frames_per_clip, seed, fixed)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.windows.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def window_start(self, k: int) -> int:
-        room = len(self.cache["states"][self.indices[k]]) - self.frames_per_clip
-        if self.fixed:
-            return room // 2
-        return int(np.random.default_rng([self.seed, self.epoch, k]).integers(0, room + 1))
-
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
-        i, start = self.indices[k], self.window_start(k)
+        i, start = self.indices[k], self.windows.start(k)
         stop = start + self.frames_per_clip
         feats = self.cache["features"][i][start:stop].float()  # (T, P, D)
         states = self.cache["states"][i][start:stop]
-        if self.actions == "from_states":
-            actions = torch.from_numpy(layout.action_between(states[:-1].numpy(), states[1:].numpy()))
-        else:
-            actions = self.cache["actions"][i][start : stop - 1]
-        return {"features": feats.flatten(0, 1), "states": states, "actions": actions.reshape(-1, layout.ACTION_DIM)}
+        stored = self.cache["actions"][i][start : stop - 1]
+        actions = torch.from_numpy(clip_actions(states.numpy(), stored.numpy(), self.actions))
+        return {"features": feats.flatten(0, 1), "states": states, "actions": actions}
