@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from typing import Any
 
 from vjepa_bench.agents.base import AGENTS, Agent, register_agent
-
 from vjepa_bench.errors import UsageError
 
-_AGENT_MODULES = ("random_agent", "scripted", "sim_cem", "vjepa_ac")
+
+def load_agents() -> dict[str, Any]:
+    """Import every module of this package, so each ``@register_agent`` class is in ``AGENTS`` (the one registry)."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            importlib.import_module(f"{__name__}.{module.name}")
+    return AGENTS
 
 
 def make_agent(name: str, **kwargs: Any) -> Agent:
     """Build a registered agent, e.g. ``make_agent("scripted")``; unknown names list the known ones."""
-    for module in _AGENT_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+    load_agents()
     if name not in AGENTS:
         raise UsageError(f"unknown agent {name!r}; choose one of: {', '.join(sorted(AGENTS))}")
     factory = AGENTS[name]
@@ -27,4 +32,4 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
     return factory(**kwargs)
 
 
-__all__ = ["AGENTS", "Agent", "make_agent", "register_agent"]
+__all__ = ["AGENTS", "Agent", "load_agents", "make_agent", "register_agent"]
