@@ -94,13 +94,17 @@ def test_paper_preset():
         ({"gripper_deadband": 0.8}, "gripper_deadband"),
         ({"max_batch": 0}, "max_batch"),
         ({"init_position_std": float("nan")}, "init_position_std"),
-        ({"grad_candidates": 12}, "grad_candidates"),
+        ({"method": "cem_grad", "grad_candidates": 12}, "grad_candidates"),
         ({"iterations": 2.5}, "iterations"),
     ],
 )
 def test_config_validation(changes, field):
     with pytest.raises(UsageError, match=rf"planner\.{field}="):
         PlannerConfig(**changes)
+
+
+def test_gradient_settings_are_checked_only_for_the_gradient_method():
+    assert PlannerConfig(method="cem", grad_candidates=12).grad_candidates == 12  # unused by plain CEM
 
 
 def test_config_rejects_unknown_field():

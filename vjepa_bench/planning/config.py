@@ -126,7 +126,7 @@ class PlannerConfig:
                 fail(field, "must be an integer >= 1")
         if isinstance(self.topk, bool) or not isinstance(self.topk, int) or not 2 <= self.topk <= self.samples:
             fail("topk", f"must be an integer in [2, samples={self.samples}]")
-        if self.grad_candidates > self.topk + 1:
+        if self.method == "cem_grad" and self.grad_candidates > self.topk + 1:
             fail("grad_candidates", f"at most topk + 1 = {self.topk + 1} (the CEM mean and the elites)")
         for field in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
             if not 0.0 <= getattr(self, field) < 1.0:
