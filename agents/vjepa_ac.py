@@ -89,7 +89,8 @@ class VJepaACAgent:
         self.goal_features = self.encode(np.asarray(goal["images"]))  # (K, P, D)
         self.goal_schedule = list(goal["steps"])  # steps each goal is active
         self.steps = 0
-        self.planner.reset()
+        # Each episode its own CEM noise: the planner seed is a hash of planner.seed and the episode's seed.
+        self.planner.reset_for_episode(getattr(env, "np_random_seed", None))
 
     def current_goal(self) -> int:
         """Index of the active goal at this time step."""
