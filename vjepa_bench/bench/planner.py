@@ -1,16 +1,23 @@
-"""``vjepa-bench bench planner``: time per planned action, predictor evaluations, FLOPs and share of matmul peak.
+"""``vjepa-bench bench planner``: time per planned action, predictor evaluations, FLOPs and share of matmul peak,
+for the AC predictor's fast path and its reference path side by side.
 
 One decision = encode the current frame (the goal is encoded once per episode, outside the timing) and plan
-with the chosen optimisers. Weights are random: the cost does not depend on their values. On CUDA the models
-run under bf16 autocast and the FLOP rate is compared with the measured bf16 matmul peak; on CPU with fp32.
-The FLOP-bound limit is FLOPs per action / peak: the fastest a perfectly efficient implementation could plan.
+with the chosen optimisers. The problem (state, goal) is ``planning.benchmark.latent_problem``'s, with the
+context replaced by the encoded frame. Weights are random: the cost does not depend on their values. Each
+decision runs with the reference predictor path and then the fast one (``ACPredictor.fast``), alternating, so
+both see the same machine load; ``predictor_forward`` times one forward of each at the planner's batch and gives
+the largest difference between their outputs. On CUDA the models run under bf16 autocast and the FLOP rate is
+compared with the measured bf16 matmul peak; on CPU with fp32. The FLOP-bound limit is FLOPs per action / peak:
+the fastest a perfectly efficient implementation could plan.
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from vjepa_bench.bench.models import measured_matmul_peak_tflops
@@ -23,13 +30,10 @@ from vjepa_bench.models import (
     inference_autocast,
     layer_norm_features,
 )
-from vjepa_bench.planning import (
-    PRESETS,
-    LatentRolloutEnergy,
-    Planner,
-    PlannerConfig,
-    resolve_device,
-)
+from vjepa_bench.planning import PRESETS, LatentRolloutEnergy, Planner, PlannerConfig, resolve_device
+from vjepa_bench.planning.benchmark import compare_predictor_paths, latent_problem
+
+PATHS = ("reference", "fast")  # ACPredictor.fast = False, True
 
 
 def rollout_flops(predictor_config: Any, horizon: int) -> int:
@@ -52,51 +56,79 @@ def bench_planner(
     decisions: int = 2,
     device: str = "auto",
     image_size: int | None = None,
+    reference: bool = True,
+    forward_repeats: int = 5,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Median time per planned action for each planner preset in ``planners`` (default: all), side by side.
+    """Median time per planned action for each planner preset in ``planners`` (default: all), side by side,
+    with the fast predictor path and (``reference=True``) the reference path in the same run.
 
-    Use ``encoder=vit_giant ac_predictor=vjepa2_ac_vitg`` on CUDA for the paper's real architecture.
+    Use ``encoder=vit_giant ac_predictor=vjepa2_ac_vitg`` on CUDA for the paper's real architecture. ``threads``
+    sets the CPU thread count for the run (on a busy shared machine 1 thread is often faster than 2).
     """
     dev = resolve_device(device)
     names = planners or list(PRESETS)
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise UsageError(f"planners={unknown}: choose from {sorted(PRESETS)}")
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _bench(encoder, ac_predictor, names, horizon, decisions, dev, image_size, reference, forward_repeats)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _bench(
+    encoder: str,
+    ac_predictor: str,
+    names: list[str],
+    horizon: int,
+    decisions: int,
+    dev: torch.device,
+    image_size: int | None,
+    reference: bool,
+    forward_repeats: int,
+) -> dict[str, Any]:
     with torch.device(dev):
         enc = build_encoder(encoder).eval()
         size = image_size or enc.config.img_size[0]
         ac = build_ac_predictor(ac_predictor, embed_dim=enc.embed_dim, img_size=size).eval()
     frame = torch.randn(1, 3, size, size, device=dev)
-    with torch.inference_mode(), inference_autocast(dev):
-        goal = layer_norm_features(enc.encode_image(torch.randn(1, 3, size, size, device=dev)).float())[0]
-    state = torch.tensor([0.5, 0.0, 0.3, 3.0, 0.1, -1.9, 0.2], device=dev)
+    problem, _ = latent_problem(ac, enc.embed_dim, horizon, device=dev)  # the state and goal of every decision
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     peak = measured_matmul_peak_tflops(dev, dtype)
     frame_flops = encoder_flops(enc.config, 1, enc.config.tubelet_size, size, size)
+    paths = PATHS if reference else PATHS[1:]
+
+    def decide(planner: Planner) -> tuple[Any, float]:
+        start = time.perf_counter()
+        with torch.inference_mode(), inference_autocast(dev):
+            features = layer_norm_features(enc.encode_image(frame).float())[0]  # (P, D)
+        result = planner.plan(LatentRolloutEnergy(ac, features, problem.state, problem.goal))
+        return result, time.perf_counter() - start  # plan() ends with a device-to-host copy: synchronised
+
     rows = {}
-    for name in names:
-        config = PRESETS[name].replace(horizon=horizon, device=str(dev))
-        planner = Planner(config)
-        times, result = [], None
-        for _ in range(decisions + 1):  # the first decision warms up kernels and caches
-            with torch.inference_mode(), inference_autocast(dev):
-                start_features = layer_norm_features(enc.encode_image(frame).float())[0]
-            result = planner.plan(LatentRolloutEnergy(ac, start_features, state, goal))
-            times.append(result.time_s)
-        seconds = statistics.median(times[1:])
-        flops = plan_flops(result, config, ac.config) + frame_flops
-        rows[name] = {
-            "config": {k: getattr(config, k) for k in ("method", "samples", "iterations", "topk", "horizon")},
-            "seconds_per_action": seconds,
-            "predictor_evaluations": result.evaluations,
-            "gradient_evaluations": result.gradient_evaluations,
-            "final_energy": result.energy,
-            "tflops_per_action": flops / 1e12,
-            "achieved_tflops": flops / seconds / 1e12,
-            "fraction_of_peak": flops / seconds / 1e12 / peak,
-            "flop_bound_seconds": flops / 1e12 / peak,
-            "ratio_to_flop_bound": seconds / (flops / 1e12 / peak),
-        }
+    try:
+        for name in names:
+            config = PRESETS[name].replace(horizon=horizon, device=str(dev))
+            planners = {path: Planner(config) for path in paths}  # same seed: the same samples on both paths
+            times: dict[str, list[float]] = {path: [] for path in paths}
+            results: dict[str, list[Any]] = {path: [] for path in paths}
+            for _ in range(decisions + 1):  # the first decision warms up kernels and caches
+                for path in paths:
+                    ac.fast = path == "fast"
+                    result, seconds = decide(planners[path])
+                    times[path].append(seconds)
+                    results[path].append(result)
+            ac.fast = True
+            rows[name] = _row(config, times, results, ac.config, frame_flops, peak)
+            rows[name]["predictor_forward"] = compare_predictor_paths(
+                ac, problem.context, problem.state, config.samples, forward_repeats
+            )
+    finally:
+        ac.fast = True
     return {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
@@ -113,3 +145,38 @@ def bench_planner(
             else None
         ),
     }
+
+
+def _row(
+    config: PlannerConfig,
+    times: dict[str, list[float]],
+    results: dict[str, list[Any]],
+    predictor_config: Any,
+    frame_flops: int,
+    peak: float,
+) -> dict[str, Any]:
+    """One planner's figures: the fast path's (the default), and the reference path's next to them."""
+    seconds = statistics.median(times["fast"][1:])
+    result = results["fast"][-1]
+    flops = plan_flops(result, config, predictor_config) + frame_flops
+    row: dict[str, Any] = {
+        "config": {k: getattr(config, k) for k in ("method", "samples", "iterations", "topk", "horizon")},
+        "seconds_per_action": seconds,
+        "predictor_evaluations": result.evaluations,
+        "gradient_evaluations": result.gradient_evaluations,
+        "final_energy": result.energy,
+        "tflops_per_action": flops / 1e12,
+        "achieved_tflops": flops / seconds / 1e12,
+        "fraction_of_peak": flops / seconds / 1e12 / peak,
+        "flop_bound_seconds": flops / 1e12 / peak,
+        "ratio_to_flop_bound": seconds / (flops / 1e12 / peak),
+    }
+    if "reference" in times:
+        reference = statistics.median(times["reference"][1:])
+        pairs = list(zip(results["reference"], results["fast"]))
+        row["reference_seconds_per_action"] = reference
+        row["speedup_vs_reference"] = reference / seconds
+        row["reference_final_energy"] = results["reference"][-1].energy
+        # The same samples on both paths; the plans differ only if rounding reorders CEM's elites.
+        row["max_abs_plan_difference"] = max(float(np.abs(r.actions - f.actions).max()) for r, f in pairs)
+    return row

@@ -1,30 +1,35 @@
-"""Compare planner configs on latent planning problems built from an AC predictor (random weights are fine).
+"""The planner benchmark's engine: latent planning problems built from an AC predictor (random weights are fine),
+planner configs compared on them, and the AC predictor's fast path timed against its reference path.
 
-A problem: random normalised context features, a fixed state, and a goal = the predictor's own rollout of a
-random in-box action sequence plus Gaussian noise in feature space, re-normalised (so the goal is not exactly
-reachable, as a real goal image is not; ``goal_noise=0`` makes the optimum exactly that action, energy 0).
+A problem: random normalised context features, a fixed state (``BENCH_STATE``), and a goal = the predictor's own
+rollout of a random in-box action sequence plus Gaussian noise in feature space, re-normalised (so the goal is not
+exactly reachable, as a real goal image is not; ``goal_noise=0`` makes the optimum exactly that action, energy 0).
 
     rows = compare_planners(predictor, feature_dim=32, problems=6, horizon=1)
     print(format_summary(summarize(rows)))
+    print(compare_predictor_paths(ac_predictor, energy.context, energy.state, samples=100))
+
+``vjepa-bench bench planner`` (``vjepa_bench.bench.planner``) plans these problems with a real encoder in the loop.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from statistics import mean
+from statistics import mean, median
 from typing import Any
 
 import torch
 from torch import nn
 
 from vjepa_bench.layout import ACTION_DIM, GRIPPER, POSITION
-from vjepa_bench.models import layer_norm_features
+from vjepa_bench.models import inference_autocast, layer_norm_features
 from vjepa_bench.planning.config import FAST_CEM_GRAD, PAPER_CEM, PlannerConfig
 from vjepa_bench.planning.energy import LatentRolloutEnergy
 from vjepa_bench.planning.planner import Planner
 
 DEFAULT_CONFIGS: Mapping[str, PlannerConfig] = {"paper_cem": PAPER_CEM, "cem_grad": FAST_CEM_GRAD}
-_STATE = (0.5, 0.0, 0.3, 3.0, 0.1, -1.9, 0.2)  # a DROID-like end-effector state (layout.py)
+BENCH_STATE = (0.5, 0.0, 0.3, 3.0, 0.1, -1.9, 0.2)  # a DROID-like end-effector state (layout.py)
 
 
 def latent_problem(
@@ -39,7 +44,7 @@ def latent_problem(
     generator = torch.Generator().manual_seed(seed)
     tokens = int(predictor.tokens_per_frame)
     context = layer_norm_features(torch.randn(tokens, feature_dim, generator=generator)).to(device)  # (P, D)
-    state = torch.tensor(_STATE, device=device)  # (7,)
+    state = torch.tensor(BENCH_STATE, device=device)  # (7,)
     target = torch.zeros(horizon, ACTION_DIM)  # (H, 7)
     target[:, POSITION] = (torch.rand(horizon, 3, generator=generator) * 2 - 1) * 0.8 * PAPER_CEM.max_position_delta
     target[:, GRIPPER] = 0.5
@@ -91,6 +96,60 @@ def compare_planners(
     return rows
 
 
+def compare_predictor_paths(
+    predictor: nn.Module,
+    context: torch.Tensor,
+    state: torch.Tensor,
+    samples: int,
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Time one forward of an AC predictor's reference and fast paths (``forward(..., fast=False/True)``) as
+    the planner runs it: ``samples`` candidate actions at horizon 1, all with the same context frame (``context
+    (P, D)`` expanded over the batch, as ``LatentRolloutEnergy`` passes it) and ``state (7,)``.
+
+    The two paths alternate ``repeats`` times after a warm-up of each, under inference mode (and bf16 autocast
+    on CUDA); returns the median seconds of each, ``speedup`` (reference / fast) and ``max_abs_difference``
+    between their outputs (float32: rounding only, about 1e-6).
+    """
+    device = context.device
+    generator = torch.Generator().manual_seed(seed)
+    bound = PAPER_CEM.max_position_delta
+    actions = ((torch.rand(samples, 1, ACTION_DIM, generator=generator) * 2 - 1) * bound).to(device)  # (S, 1, 7)
+    z = context.expand(samples, *context.shape)  # (S, P, D), one context for the whole batch
+    states = state.to(device, torch.float32).expand(samples, 1, -1)  # (S, 1, 7)
+
+    def forward(fast: bool) -> tuple[torch.Tensor, float]:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        with torch.inference_mode(), inference_autocast(device):
+            out = predictor(z, actions, states, fast=fast)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out, time.perf_counter() - start
+
+    was_training = predictor.training
+    predictor.eval()
+    try:
+        outputs = {fast: forward(fast)[0] for fast in (False, True)}  # warm-up (caches, kernels)
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for fast in (False, True):
+                times[fast].append(forward(fast)[1])
+    finally:
+        predictor.train(was_training)
+    reference, fast = median(times[False]), median(times[True])
+    return {
+        "batch": samples,
+        "frames": 1,
+        "reference_seconds": reference,
+        "fast_seconds": fast,
+        "speedup": reference / fast,
+        "max_abs_difference": (outputs[True].float() - outputs[False].float()).abs().max().item(),
+    }
+
+
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per config: mean energy, mean and worst gap, evaluations per plan, mean time."""
     out = []
@@ -122,4 +181,12 @@ def format_summary(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_CONFIGS", "compare_planners", "format_summary", "latent_problem", "summarize"]
+__all__ = [
+    "BENCH_STATE",
+    "DEFAULT_CONFIGS",
+    "compare_planners",
+    "compare_predictor_paths",
+    "format_summary",
+    "latent_problem",
+    "summarize",
+]
