@@ -7,6 +7,7 @@ Typical use, once per decision::
     result = planner.plan(energy)                     # result.actions[0] is the action to execute
 """
 
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.planning.cem import (
     CEMOutput,
     EnergyFn,
@@ -32,7 +33,6 @@ from vjepa_bench.planning.planner import (
     Planner,
     PlanResult,
     apply_deadband,
-    resolve_device,
 )
 from vjepa_bench.planning.state_update import (
     apply_action,

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import yaml
 
+from vjepa_bench.devices import check_device_name
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import MAX_POSITION_DELTA, MAX_ROTATION_DELTA
 
@@ -143,8 +144,7 @@ class PlannerConfig:
             fail("gripper_deadband", f"must be in [0, gripper_clip={self.gripper_clip}]")
         if self.max_batch is not None and (isinstance(self.max_batch, bool) or self.max_batch < 1):
             fail("max_batch", "must be None or an integer >= 1")
-        if not isinstance(self.device, str) or not self.device:
-            fail("device", 'must be "auto", "cpu", "cuda" or "cuda:<index>"')
+        check_device_name(self.device, "planner.device")
 
     @classmethod
     def from_dict(cls, values: PlannerConfig | dict[str, object] | None) -> PlannerConfig:

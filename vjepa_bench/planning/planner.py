@@ -10,27 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from vjepa_bench.errors import UsageError
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.layout import GRIPPER
 from vjepa_bench.planning.cem import EnergyFn, cem, evaluate, require_finite_energy
 from vjepa_bench.planning.config import PlannerConfig
 from vjepa_bench.planning.gradient import refine
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; otherwise the named device, which must exist."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise UsageError(f"planner.device={name!r} is not a device name; use auto, cpu, cuda or cuda:<i>") from error
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError(f"planner.device={name!r} but no CUDA device is available; use auto or cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UsageError(f"planner.device={name!r} but only {torch.cuda.device_count()} CUDA device(s)")
-    return device
 
 
 def episode_seed(planner_seed: int, episode_seed: int | None) -> int:
@@ -99,7 +83,7 @@ class Planner:
 
     def __init__(self, config: PlannerConfig = PlannerConfig()) -> None:
         self.config = config
-        self.device = resolve_device(config.device)
+        self.device = resolve_device(config.device, "planner.device")
         self.generator = torch.Generator(device=self.device)
         self.reset()
 

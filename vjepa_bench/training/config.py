@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vjepa_bench.devices import check_device_name
 from vjepa_bench.errors import UsageError
 
 @dataclass
@@ -108,7 +109,7 @@ class TrainACConfig:
         for name in ("log_every", "val_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        _check_device(self.device)
+        check_device_name(self.device)
         _check_threads(self.cpu_threads)
 
 
@@ -162,15 +163,10 @@ class PretrainConfig:
         for name in ("log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        _check_device(self.device)
+        check_device_name(self.device)
         _check_threads(self.cpu_threads)
 
 
 def _check_threads(threads: int | None) -> None:
     if threads is not None and threads < 1:
         raise UsageError(f"cpu_threads must be >= 1 or null, got {threads}")
-
-
-def _check_device(device: str) -> None:
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise UsageError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
