@@ -78,7 +78,7 @@ def test_a_second_concurrent_collect_is_refused_naming_the_holder(tmp_path):
         assert first.poll() is None, first.stderr.read().decode()
         second = subprocess.run(
             [sys.executable, "-m", "vjepa_bench.cli", "collect", "env=reach", "episodes=2", "policy=random",
-             "+env.kwargs.image_size=32", "max_steps=2", "progress=false", f"out_dir={out}"],
+             "env.kwargs.image_size=32", "max_steps=2", "progress=false", f"out_dir={out}"],
             env=ENV, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert first.poll() is None, "the first collect ended before the second one tried"
@@ -107,7 +107,8 @@ def test_a_shard_held_open_by_another_process_is_never_moved_aside(tmp_path):
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(ShardInUseError, match=r"shard_00000.h5: cannot open the shard: it is open elsewhere") as info:
+        busy = r"shard_00000.h5: cannot open the shard: it is open elsewhere"
+        with pytest.raises(ShardInUseError, match=busy) as info:
             TrajectoryWriter(tmp_path, shard_size=10)
         assert "\n" not in str(info.value)
         assert shard.exists() and not list(tmp_path.glob("*.corrupt*"))
@@ -379,7 +380,7 @@ def test_the_writer_has_no_done_seeds():
     assert not hasattr(TrajectoryWriter, "done_seeds")  # seed_of(index) is what resuming needs
 
 
-# 9. fuzz ---------------------------------------------------------------------------------------------------------------
+# 9. fuzz -------------------------------------------------------------------------------------------------------------
 
 DAMAGE = st.one_of(
     st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)),

@@ -45,7 +45,6 @@ __all__ = [
     "video_path",
     "read_states",
     "frame_stride",
-    "count_video_frames",
     "load_droid_trajectory",
     "DroidTrajectories",
 ]
@@ -147,7 +146,8 @@ def read_states(h5_path: str | os.PathLike) -> np.ndarray:
         raise StoreError(f"{h5_path}: field {STATE_FIELDS[0]!r} is empty; a trajectory needs at least one state")
     if gripper.shape not in ((len(pose),), (len(pose), 1)):
         raise StoreError(f"{h5_path}: field {STATE_FIELDS[1]!r} must be (N,) with N = {len(pose)}, got {gripper.shape}")
-    states = np.concatenate([pose, gripper.reshape(-1, 1)], axis=1).astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused just below
+        states = np.concatenate([pose, gripper.reshape(-1, 1)], axis=1).astype(np.float32)
     for name, values in zip(STATE_FIELDS, (states[:, :6], states[:, 6])):
         bad = np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))
         if bad.size:
@@ -188,7 +188,7 @@ def _first_line(error: BaseException) -> str:
     return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
-def count_video_frames(path: str | os.PathLike) -> int:
+def _count_video_frames(path: str | os.PathLike) -> int:
     """Frames of a video's first video stream, counted by ffmpeg from the container's packets (no decoding).
 
     A file ffmpeg cannot read (truncated, not a video) is a one-line StoreError carrying ffmpeg's last error line;
@@ -231,7 +231,7 @@ def _entry(trajectory_dir: Path, camera: str, target_fps: float) -> DroidEntry:
             f"{h5_path} has {n_raw} states but {metadata_path} records trajectory_length {recorded}: "
             "one of them is damaged; re-download that trajectory or leave it out of the list"
         )
-    n_video = count_video_frames(video)
+    n_video = _count_video_frames(video)
     if n_video < n_raw:
         raise StoreError(
             f"{video} has {n_video} frames but {h5_path} has {n_raw} states: the video is shorter than its "

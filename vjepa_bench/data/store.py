@@ -10,19 +10,23 @@ Layout of one shard ``<root>/shard_<k:05d>.h5`` (trajectory ``index`` lives in s
         camera    float64 (8,)          CAMERA_FIELDS, absent when the pose is unknown
         attrs: index, task, seed (absent if None), success (absent if None), attrs_json (free-form, JSON)
 
-Every dataset carries a Fletcher-32 checksum per chunk, so a damaged chunk is a :class:`StoreError` naming the file,
-the trajectory and the dataset, not a wrong value; the reader also refuses NaN or infinite states and actions.
+Every dataset carries a Fletcher-32 checksum per chunk and the shards use HDF5 1.8 object formats, whose headers
+(attributes, links, text stored fixed-length) are checksummed too (the chunk-index B-trees are not), so damaged
+bytes are a :class:`StoreError` naming the file, the trajectory and the dataset rather than a wrong value (older
+shards without checksums still read); the reader also refuses NaN or infinite states and actions.
 
 A trajectory is written in one go once finished: the shard is opened, the group is written under a temporary name,
-renamed to its final name (the commit point) and the file closed. A new shard is written as ``.shard_<k>.h5.*.tmp``
-and renamed into place once its first trajectory is committed and the file closed, so a kill never leaves a
-``shard_*.h5`` that does not open. A run killed between trajectories loses only the one in progress; a group left
-half-written by a kill is removed at the next write to that shard, a leftover temporary shard by the next writer.
+renamed to its final name (the commit point) and the file closed. A new shard is written as
+``.shard_<k>.h5.<pid>.tmp`` and renamed into place once its first trajectory is committed and the file closed, so a
+kill while a shard is created never leaves a ``shard_*.h5`` that does not open; the next writer deletes the
+temporary. A run killed between trajectories loses only the one in progress; a group left half-written by a kill is
+removed at the next write to that shard. Appending to an existing shard rewrites HDF5 metadata in place, so a kill at
+that moment can still (rarely) leave the shard unreadable: the next writer moves it aside as described below.
 
 Repairs happen only under the store's :class:`~vjepa_bench.fileio.FolderLock` (``collect`` holds it for its whole
-run; a writer without it takes it for the repair): a shard that no longer opens because its format is damaged is
-moved aside to ``*.corrupt`` with a warning and its trajectories are collected again. A shard that HDF5 cannot open
-because another process holds its file lock is never touched: that is a one-line :class:`StoreError`.
+run; a writer without it takes it for the repair): a shard whose format is damaged is moved aside to ``*.corrupt``
+with a warning and its trajectories are collected again. A shard HDF5 cannot open because another process has it
+open (its file lock) is never touched: that is a one-line :class:`ShardInUseError`.
 """
 
 from __future__ import annotations
