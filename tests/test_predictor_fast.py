@@ -1,0 +1,225 @@
+"""The AC predictor's fast path against its reference path: cached RoPE tables, the de-interleaved RoPE, the
+context embedded once for a batch that shares it, in-place residuals; random seeded weights, float32, CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vjepa_bench.models import build_ac_predictor
+from vjepa_bench.models.rope import (
+    RopeTables,
+    apply_rope,
+    apply_rope_fast,
+    deinterleave_permutation,
+    rope_tables,
+)
+from vjepa_bench.planning import LatentRolloutEnergy
+from vjepa_bench.planning.benchmark import BENCH_STATE, compare_predictor_paths
+
+ATOL = 1e-5
+
+
+def _predictor(seed: int = 0, **overrides):
+    """A small AC predictor whose every parameter is random (biases and LayerNorms included, unlike the init)."""
+    config = dict(embed_dim=32, predictor_embed_dim=48, depth=2, num_heads=3, mlp_hidden_dim=96, img_size=64)
+    config.update(overrides)
+    predictor = build_ac_predictor("ac_tiny", **config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in predictor.named_parameters():
+            noise = torch.randn(p.shape, generator=generator)
+            p.copy_(1 + 0.1 * noise if name.endswith("norm1.weight") or name.endswith("norm2.weight") else 0.2 * noise)
+    return predictor
+
+
+def _inputs(predictor, batch: int, steps: int, shared: bool, seed: int = 1):
+    generator = torch.Generator().manual_seed(seed)
+    n, d = predictor.tokens_per_frame, predictor.embed_dim
+    if shared:  # one context for the whole batch, as LatentRolloutEnergy passes it
+        z = torch.randn(1, steps * n, d, generator=generator).expand(batch, -1, -1)
+    else:
+        z = torch.randn(batch, steps * n, d, generator=generator)
+    actions = 0.1 * torch.randn(batch, steps, 7, generator=generator)
+    states = torch.randn(batch, steps, 7, generator=generator)
+    return z, actions, states
+
+
+# ------------------------------------------------------------------------------------------- RoPE tables
+
+
+@pytest.mark.parametrize("tiled", [True, False])
+@pytest.mark.parametrize("head_dim", [64, 16])
+def test_fast_rope_equals_apply_rope(tiled: bool, head_dim: int) -> None:
+    generator = torch.Generator().manual_seed(0)
+    pos = [torch.randint(0, 9, (40,), generator=generator) for _ in range(3)]
+    pos[0][:10] = 0  # some tokens at t = 0, as the AC predictor's first step
+    cos, sin = rope_tables(tuple(pos), head_dim, tiled)
+    tables = RopeTables(cos, sin)
+    x = torch.randn(2, 40, 4, head_dim, generator=generator)  # (B, N, groups, hd)
+    expected = apply_rope(x.transpose(1, 2), cos, sin).transpose(1, 2)  # (B, N, groups, hd)
+    perm = deinterleave_permutation(head_dim)
+    got = apply_rope_fast(x[..., perm], tables.fast(torch.float32, 4))
+    assert torch.allclose(got, expected[..., perm], atol=1e-6, rtol=0)
+    bias = torch.randn(4, head_dim, generator=generator)  # a bias added before RoPE, rotated on its own
+    rotated_bias = apply_rope_fast(bias[:, perm].expand(40, 4, head_dim), tables.fast(torch.float32, 4))
+    with_bias = apply_rope_fast(x[..., perm], tables.fast(torch.float32, 4), rotated_bias)
+    expected = apply_rope((x + bias).transpose(1, 2), cos, sin).transpose(1, 2)
+    assert torch.allclose(with_bias, expected[..., perm], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_cached_tables_equal_fresh_ones(steps: int) -> None:
+    """The predictor's cached tables are rope_tables' values (tiled frequencies; action/state tokens rotated on
+    the temporal segment only), and the cached per-dtype forms are those values converted."""
+    predictor = _predictor(img_size=64)
+    tables, mask = predictor._step_tables(steps, torch.device("cpu"))
+    c = predictor.config
+    rows, cols = c.grid
+    n = rows * cols
+    ids = torch.arange(n)
+    t = torch.arange(steps).repeat_interleave(n).view(steps, n)
+    cos_p, sin_p = rope_tables((t, (ids // cols).expand(steps, n), (ids % cols).expand(steps, n)), c.head_dim)
+    t_cond = torch.arange(steps).repeat_interleave(2).view(steps, 2)
+    cos_c, sin_c = rope_tables((t_cond, None, None), c.head_dim)
+    assert torch.equal(tables.cos, torch.cat((cos_c, cos_p), 1).flatten(0, 1))
+    assert torch.equal(tables.sin, torch.cat((sin_c, sin_p), 1).flatten(0, 1))
+    assert (mask is None) == (steps == 1)
+    cos16, sin16 = tables.full(torch.bfloat16)
+    assert torch.equal(cos16, tables.cos.to(torch.bfloat16)) and torch.equal(sin16, tables.sin.to(torch.bfloat16))
+    fast = tables.fast(torch.float32, 6)
+    perm = deinterleave_permutation(c.head_dim)
+    assert torch.equal(fast.cos, tables.cos[:, perm].unsqueeze(1).expand(-1, 6, -1))
+    half = c.head_dim // 2
+    sin = tables.sin[:, perm]
+    assert torch.count_nonzero(sin[:, : fast.lo]) == 0 and torch.count_nonzero(sin[:, fast.hi : half]) == 0
+    assert torch.equal(fast.sin_even[:, 0], -sin[:, fast.lo : fast.hi])
+    assert torch.equal(fast.sin_odd[:, 0], sin[:, half + fast.lo : half + fast.hi])
+    if steps == 1:  # t = 0 everywhere: the temporal segment is not rotated
+        assert fast.lo == (c.head_dim // 3) // 2
+
+
+def test_rope_cache_is_reused_and_rebuilt_for_a_new_shape() -> None:
+    predictor = _predictor()
+    cpu = torch.device("cpu")
+    z, actions, states = _inputs(predictor, 3, 1, shared=True)
+    with torch.inference_mode():
+        predictor(z, actions, states)
+    tables, mask = predictor._step_tables(1, cpu)
+    fast = tables.fast(torch.float32, 2 * predictor.config.num_heads)
+    with torch.inference_mode():
+        predictor(z, actions, states)  # a second forward reuses everything
+    again = predictor._step_tables(1, cpu)
+    assert again[0] is tables and again[1] is mask
+    assert tables.fast(torch.float32, 2 * predictor.config.num_heads) is fast
+    assert tables.full(torch.float32) is tables.full(torch.float32)
+    assert tables.fast(torch.bfloat16, 6) is not fast  # another dtype: another entry
+    assert tables.fast(torch.bfloat16, 6).cos.dtype == torch.bfloat16
+    z2, actions2, states2 = _inputs(predictor, 3, 2, shared=False)
+    with torch.inference_mode():
+        predictor(z2, actions2, states2)
+    two, mask2 = predictor._step_tables(2, cpu)
+    assert two is not tables and two.cos.shape[0] == 2 * tables.cos.shape[0] and mask2 is not None
+    assert predictor._step_tables(1, cpu)[0] is tables  # the first shape's entry is still there, unchanged
+    for steps in range(3, 21):  # a bounded cache: cleared when it overflows, then rebuilt on demand
+        predictor._step_tables(steps, cpu)
+    assert len(predictor._cache) <= 17
+    rebuilt = predictor._step_tables(1, cpu)[0]
+    assert torch.equal(rebuilt.cos, tables.cos) and torch.equal(rebuilt.sin, tables.sin)
+
+
+# ------------------------------------------------------------------------------------------- whole predictor
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 16])
+@pytest.mark.parametrize("shared", [True, False])
+def test_fast_forward_equals_reference(steps: int, batch: int, shared: bool) -> None:
+    predictor = _predictor()
+    z, actions, states = _inputs(predictor, batch, steps, shared)
+    z_before = z.clone()
+    with torch.inference_mode():
+        reference = predictor.forward_reference(z, actions, states)
+        fast = predictor(z, actions, states)  # the default path
+        plain = predictor.forward_fast(z.contiguous(), actions, states)  # the same context, not shared
+    assert predictor.fast and fast.shape == reference.shape == (batch, steps * predictor.tokens_per_frame, 32)
+    assert (fast - reference).abs().max().item() <= ATOL
+    assert (plain - reference).abs().max().item() <= ATOL
+    assert torch.equal(z, z_before)  # in-place residuals never touch the input
+    with torch.no_grad():
+        assert (predictor(z, actions, states, fast=False) - reference).abs().max().item() == 0
+
+
+def test_fast_forward_equals_reference_at_the_bundled_width() -> None:
+    """ac_tiny's real widths (192, 3 heads of 64, MLP 768) at 64 px, a planner-sized shared batch."""
+    predictor = _predictor(embed_dim=192, predictor_embed_dim=192, depth=4, num_heads=3, mlp_hidden_dim=768)
+    z, actions, states = _inputs(predictor, 32, 1, shared=True)
+    with torch.inference_mode():
+        diff = (predictor(z, actions, states) - predictor.forward_reference(z, actions, states)).abs().max().item()
+    assert diff <= ATOL
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_fast_gradients_equal_reference(steps: int) -> None:
+    """cem_grad back-propagates through the predictor: the fast path (not in place under autograd) matches."""
+    predictor = _predictor()
+    z, actions, states = _inputs(predictor, 4, steps, shared=True)
+    grads, outputs = [], []
+    for fast in (False, True):
+        a = actions.clone().requires_grad_()
+        out = predictor(z, a, states, fast=fast)
+        out.square().mean().backward()
+        grads.append(a.grad)
+        outputs.append(out.detach())
+    assert (outputs[0] - outputs[1]).abs().max().item() <= ATOL
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+    weight_grads = {}
+    for fast in (False, True):  # training: the weights' gradients flow through the permuted qkv and folded bias
+        predictor.zero_grad()
+        predictor(z, actions, states, fast=fast).square().mean().backward()
+        weight_grads[fast] = [p.grad.clone() for p in predictor.predictor_blocks.parameters()]
+    for ref, fast in zip(weight_grads[False], weight_grads[True]):
+        assert torch.allclose(ref, fast, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("horizon", [1, 2])
+def test_rollout_energy_equal_on_both_paths(horizon: int) -> None:
+    predictor = _predictor()
+    generator = torch.Generator().manual_seed(2)
+    context = torch.randn(predictor.tokens_per_frame, 32, generator=generator)
+    goal = torch.randn(predictor.tokens_per_frame, 32, generator=generator)
+    energy = LatentRolloutEnergy(predictor, context, torch.tensor(BENCH_STATE), goal)
+    actions = 0.05 * torch.randn(20, horizon, 7, generator=generator)
+    results = {}
+    for fast in (False, True):
+        predictor.fast = fast
+        with torch.inference_mode():
+            results[fast] = (energy.rollout(actions), energy(actions))
+    predictor.fast = True
+    assert (results[True][0] - results[False][0]).abs().max().item() <= ATOL
+    assert (results[True][1] - results[False][1]).abs().max().item() <= ATOL
+
+
+def test_compare_predictor_paths_reports_both() -> None:
+    predictor = _predictor()
+    context = torch.randn(predictor.tokens_per_frame, 32)
+    out = compare_predictor_paths(predictor, context, torch.tensor(BENCH_STATE), samples=8, repeats=1)
+    assert out["batch"] == 8 and out["reference_seconds"] > 0 and out["fast_seconds"] > 0
+    assert out["speedup"] == pytest.approx(out["reference_seconds"] / out["fast_seconds"])
+    assert 0 <= out["max_abs_difference"] <= ATOL
+    assert predictor.fast and not predictor.training
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_fast_forward_under_bf16_autocast(steps: int) -> None:
+    """As on CUDA (inference_autocast): per-dtype tables, bf16 activations; as close to fp32 as the reference."""
+    predictor = _predictor()
+    z, actions, states = _inputs(predictor, 5, steps, shared=True)
+    with torch.inference_mode():
+        exact = predictor.forward_reference(z, actions, states)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            reference = predictor.forward_reference(z, actions, states)
+            fast = predictor(z, actions, states)
+    assert fast.dtype == reference.dtype == torch.bfloat16
+    reference_error = (reference.float() - exact).abs().max().item()
+    assert (fast.float() - exact).abs().max().item() <= 3 * reference_error
