@@ -108,8 +108,9 @@ def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
 
 def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     """Angle (rad, in [0, pi]) of the rotation ``a b^T`` between two rotation matrices."""
-    cosine = (np.trace(a @ b.T) - 1.0) / 2.0
-    return float(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    r = a @ b.T
+    sine = np.linalg.norm([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]]) / 2.0
+    return float(np.arctan2(sine, (np.trace(r) - 1.0) / 2.0))  # accurate near 0, unlike arccos
 
 
 def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]:

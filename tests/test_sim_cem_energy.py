@@ -1,0 +1,150 @@
+"""sim_cem's energy: a weighted distance between the configuration reached and the active goal's configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+import vjepa_bench.envs  # noqa: F401
+from scipy.spatial.transform import Rotation
+from vjepa_bench.agents import make_agent
+from vjepa_bench.agents.sim_cem import (Configuration, EnergyWeights, binary_gripper, configuration_energy,
+                                        energy_terms, goal_configurations, read_configuration)
+from vjepa_bench.envs.controller import HOME_QPOS
+
+from vjepa_bench.errors import UsageError
+
+W = EnergyWeights()
+
+
+def make(task: str, **kwargs):
+    env = gym.make(f"vjepa_bench/{task}-v1", image_size=16, shadows=False, **kwargs)
+    obs, info = env.reset(seed=0)
+    return env, env.unwrapped, obs, info
+
+
+def test_the_documented_weights():
+    assert dataclasses.asdict(W) == {"flange_position": 1.0, "flange_rotation": 0.2, "gripper": 1.0,
+                                     "object_position": 4.0, "object_rotation": 0.05}
+    with pytest.raises(UsageError, match="weights.object"):
+        EnergyWeights.from_dict({"object": 1.0})
+    with pytest.raises(UsageError, match="weights.gripper"):
+        EnergyWeights.from_dict({"gripper": -1.0})
+
+
+def test_energy_of_a_hand_built_configuration():
+    """Set the sim to a known offset from the grasp goal and check the energy against the terms by hand."""
+    env, u, _, info = make("FrankaGrasp", object="box")
+    (goal,) = goal_configurations(u, len(info["goal"]["steps"]))
+    # The goal: box held at its half width (3 of 4 cm finger travel: closedness about 1/4), lifted 10 cm.
+    assert goal.closedness == pytest.approx(0.25, abs=0.01)
+    np.testing.assert_allclose(goal.object_position, u.goal_object, atol=1e-3)  # IK accuracy
+
+    d = u.data
+    goal_rotation = Rotation.from_matrix(goal.flange_rotation)
+    flange = goal.flange_position + [0.04, -0.03, 0.0]  # 5 cm away
+    d.qpos[u.controller.arm_qpos] = u.solve_ik(flange, Rotation.from_euler("z", 0.3) * goal_rotation, HOME_QPOS)
+    d.qpos[u.controller.finger_qpos] = [0.04, -0.04]  # fully open: closedness 0
+    adr = u.model.jnt_qposadr[u.model.joint("object_joint").id]
+    d.qpos[adr:adr + 3] = goal.object_position + [0.0, 0.03, -0.04]  # 5 cm away
+    object_goal = Rotation.from_matrix(goal.object_rotation)
+    d.qpos[adr + 3:adr + 7] = np.roll((Rotation.from_euler("x", 0.2) * object_goal).as_quat(), 1)  # 0.2 rad
+    mujoco.mj_forward(u.model, d)
+
+    terms = energy_terms(read_configuration(u, d), goal)
+    assert terms["flange_position"] == pytest.approx(0.05, abs=5e-4)  # IK accuracy
+    assert terms["flange_rotation"] == pytest.approx(0.3, abs=5e-3)
+    assert terms["gripper"] == pytest.approx(goal.closedness, abs=1e-9)
+    assert terms["object_position"] == pytest.approx(0.05, abs=1e-9)
+    assert terms["object_rotation"] == pytest.approx(0.2, abs=1e-6)
+    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * goal.closedness + 4.0 * 0.05 + 0.05 * 0.2
+    assert configuration_energy(read_configuration(u, d), goal, W) == pytest.approx(by_hand, abs=2e-3)
+    env.close()
+
+
+def test_energy_is_zero_at_every_goal_configuration():
+    env, u, obs, info = make("FrankaPickPlace", object="cup")
+    agent = make_agent("sim_cem")
+    agent.reset(obs, info, u)
+    assert len(agent.goals) == 3
+    for index, goal in enumerate(agent.goals):
+        reached = read_configuration(u, u.goal_data(index))
+        assert configuration_energy(reached, goal, W) == pytest.approx(0.0, abs=1e-9)
+        assert configuration_energy(reached, agent.goals[(index + 1) % 3], W) > 0.05  # the goals differ
+    env.close()
+
+
+def test_energy_is_monotone_in_each_term():
+    goal = Configuration(np.array([0.5, 0.0, 0.2]), Rotation.from_euler("x", np.pi).as_matrix(), 0.25,
+                         np.array([0.5, 0.0, 0.1]), np.eye(3))
+    axis = np.array([0.6, -0.8, 0.0])
+    changes = {
+        "flange_position": lambda t: {"flange_position": goal.flange_position + t * 0.3 * axis},
+        "flange_rotation": lambda t: {"flange_rotation": Rotation.from_euler("z", t * 2.5).as_matrix()
+                                      @ goal.flange_rotation},
+        "gripper": lambda t: {"closedness": 0.25 + 0.75 * t},
+        "object_position": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
+        "object_rotation": lambda t: {"object_rotation": Rotation.from_euler("y", t * 2.5).as_matrix()},
+    }
+    steps = np.linspace(0.0, 1.0, 21)
+    for name, change in changes.items():
+        energies = [configuration_energy(dataclasses.replace(goal, **change(t)), goal, W) for t in steps]
+        assert energies[0] == pytest.approx(0.0, abs=1e-12), name
+        assert np.all(np.diff(energies) > 0), name
+        # each term enters linearly with its weight
+        end = dataclasses.replace(goal, **change(1.0))
+        assert energies[-1] == pytest.approx(getattr(W, name) * energy_terms(end, goal)[name]), name
+    closer = dataclasses.replace(goal, closedness=0.0)  # below the goal's closedness counts too
+    assert configuration_energy(closer, goal, W) == pytest.approx(0.25)
+
+
+def test_reach_has_no_object_terms():
+    env, u, obs, info = make("FrankaReach")
+    (goal,) = goal_configurations(u, 1)
+    assert goal.object_position is None and goal.closedness == 0.0
+    terms = energy_terms(read_configuration(u, u.data), goal)
+    assert terms["object_position"] == terms["object_rotation"] == 0.0
+    assert terms["flange_position"] == pytest.approx(np.linalg.norm(u.flange_position() - u.goal_position),
+                                                       abs=1e-4)  # the goal pose is an IK solution
+    env.close()
+
+
+def test_rollouts_are_the_true_simulator_and_leave_the_env_alone():
+    env, u, obs, info = make("FrankaGrasp", object="cup")
+    agent = make_agent("sim_cem", gripper="delta", rotation="all")
+    agent.reset(obs, info, u)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(u.action_space.low, u.action_space.high, (3, 2, 7)).astype(np.float32)
+    before = u.get_sim_state()
+    reached = agent.final_configurations(actions)
+    after = u.get_sim_state()
+    np.testing.assert_array_equal(before["physics"], after["physics"])
+    for s in (0, 2):
+        u.set_sim_state(before)
+        for action in actions[s]:
+            u.step(action)
+        stepped = read_configuration(u, u.data)
+        assert configuration_energy(stepped, reached[s], W) == pytest.approx(0.0, abs=1e-9)
+    env.close()
+
+
+def test_binary_gripper_commands_open_or_closed():
+    actions = np.zeros((3, 3, 7))
+    actions[:, :, 6] = [[0.6, 0.1, -0.3], [0.4, 0.2, -0.7], [-0.2, 0.0, 0.5]]
+    out = binary_gripper(actions, closedness=0.0)
+    # targets: 0.6 -> 1, 1.1 -> 1, 0.7 -> 1 | 0.4 -> 0, 0.2 -> 0, -0.7 -> 0 | 0 -> 0, 0 -> 0, 0.5 -> 1
+    np.testing.assert_array_equal(np.cumsum(out[:, :, 6], axis=1), [[1, 1, 1], [0, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(out[:, :, :6], actions[:, :, :6])
+    assert binary_gripper(actions[:1, :1] * 0 - 0.6, closedness=1.0)[0, 0, 6] == -1.0
+
+
+def test_yaw_rule_executes_only_the_turn_about_the_vertical():
+    env, u, obs, info = make("FrankaGrasp", object="box")
+    agent = make_agent("sim_cem")  # rotation="yaw", gripper="binary"
+    agent.reset(obs, info, u)
+    executed = agent.executed(np.full((1, 1, 7), 0.2))
+    np.testing.assert_allclose(executed[0, 0], [0.075, 0.075, 0.075, 0.0, 0.0, 0.2, 0.0])
+    env.close()
