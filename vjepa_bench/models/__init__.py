@@ -3,38 +3,17 @@ and checkpoint I/O (official ``.pt``, HF snapshots, our own format).  Convention
 
 from __future__ import annotations
 
-import contextlib
-
-import torch
-import torch.nn.functional as F
-
 from .ac_predictor import ACPredictor, build_ac_predictor
 from .checkpoints import LoadedCheckpoint, load_checkpoint, load_weights, save_checkpoint
 from .encoder import VisionTransformer, build_encoder
 from .errors import CheckpointError
 from .flops import ac_predictor_flops, encoder_flops
+from .inference import inference_autocast, layer_norm_features
 from .predictor import MaskPredictor, build_predictor
 from .presets import ACPredictorConfig, EncoderConfig, PredictorConfig, ProbeConfig
 from .probe import AttentiveProbe, build_probe
 from .registry import OFFICIAL_CHECKPOINTS, default_checkpoint_dir, resolve_checkpoint
 from .world_model import check_world_model
-
-FEATURE_NORM_EPS = 1e-5
-
-
-def layer_norm_features(x: torch.Tensor, eps: float = FEATURE_NORM_EPS) -> torch.Tensor:
-    """Parameter-free layer norm over the last (feature) axis, eps 1e-5 (docs/conventions.md#layer-norm): applied to encoder
-    targets/goals and to every predicted frame in AC training and planning."""
-    return F.layer_norm(x, (x.shape[-1],), eps=eps)
-
-
-def inference_autocast(device: torch.device | str) -> contextlib.AbstractContextManager[None]:
-    """bf16 autocast on CUDA, a no-op elsewhere; wrap forward passes with it for fast inference."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
 
 __all__ = [
     "ACPredictor",

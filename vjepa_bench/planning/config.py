@@ -165,13 +165,6 @@ class PlannerConfig:
         """A validated copy with some fields changed (the config itself is frozen)."""
         return dataclasses.replace(self, **changes)
 
-    @property
-    def evaluations_per_plan(self) -> int:
-        """Predictor sample-steps of one ``plan`` call (forward passes; see ``PlanResult.evaluations``)."""
-        cem = self.samples * self.iterations * self.horizon
-        grad = self.grad_candidates * (self.grad_steps + 1) * self.horizon if self.method == "cem_grad" else 0
-        return cem + grad + self.horizon
-
 
 def _planner_config_folder() -> Path:
     spec = importlib.util.find_spec("vjepa_bench.configs")  # locates the package without importing it

@@ -37,7 +37,7 @@ class PlanResult:
         energy: energy of ``actions`` (evaluated once more after the deadband).
         energies: best energy per optimiser iteration: the lowest sample energy of each CEM iteration, then
             (``cem_grad``) the best so far after each Adam step.
-        elite_energies: mean elite energy per CEM iteration.
+        elite_mean_energy: mean elite energy per CEM iteration (``CEMOutput.elite_mean_energy``).
         elite_std: ``(iterations, 7)`` elite std per CEM iteration (averaged over the horizon), per action dim.
         evaluations: predictor sample-steps run forward (sequences x horizon steps, summed over all energy
             calls, including the final evaluation of ``actions``); FLOPs ~ evaluations x one predictor step.
@@ -50,7 +50,7 @@ class PlanResult:
     actions: np.ndarray
     energy: float
     energies: list[float]
-    elite_energies: list[float]
+    elite_mean_energy: list[float]
     elite_std: np.ndarray
     evaluations: int
     gradient_evaluations: int
@@ -125,7 +125,7 @@ class Planner:
             actions=host[0].numpy().astype(np.float32),
             energy=float(host[1]),
             energies=host[2].tolist(),
-            elite_energies=host[3].tolist(),
+            elite_mean_energy=host[3].tolist(),
             elite_std=host[4].numpy(),
             evaluations=evaluations,
             gradient_evaluations=gradient_evaluations,
