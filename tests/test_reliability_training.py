@@ -105,6 +105,25 @@ def test_train_state_round_trips_with_weights_only(store: Path, tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "ac").iterdir() if p.name.endswith(".tmp")) == []
 
 
+def test_a_pretrain_resume_on_another_data_order_is_refused(store: Path, tmp_path: Path):
+    out = tmp_path / "pt"
+    cfg = _pretrain_config(store, out)
+    pretrain(cfg)
+    other_store = _write_store(tmp_path / "other")
+    changes = {
+        "seed": dataclasses.replace(cfg, seed=1),
+        "split_seed": dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, split_seed=5)),
+        "stores": dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, stores=[str(other_store)])),
+    }
+    for name, changed in changes.items():
+        with pytest.raises(UsageError, match="another data order") as err:
+            pretrain(changed)
+        message = str(err.value)
+        assert f"({name} " in message and message.count(" -> now ") == 1 and "\n" not in message
+    assert torch.load(out / "train_state.pt", weights_only=True)["step"] == 2
+    pretrain(cfg)  # the saved settings still resume (finished: nothing to do)
+
+
 def test_a_kill_while_metrics_history_is_rewritten_keeps_it(tmp_path: Path):
     history = "step,split,lr,loss,loss_tf,loss_rollout,grad_norm,ema,seconds\n" + "".join(
         f"{s},train,0.001,{1 / s:.4f},,,,,{s}\n" for s in range(1, 6)

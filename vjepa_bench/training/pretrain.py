@@ -5,24 +5,21 @@ positions, the features that an EMA copy of the encoder (the target encoder, no 
 full clip, after the parameter-free layer norm. Loss: mean absolute error. Masks are V-JEPA's multi-block
 tube masks: a union of random rectangles of the spatial grid, repeated over every tubelet.
 The output ``checkpoint.pt`` holds the target encoder (what downstream code uses, as upstream evals read
-``target_encoder``) and the predictor, in our format; ``train_state.pt`` resumes a killed run.
+``target_encoder``) and the predictor, in our format; ``train_state.pt`` resumes a killed run (the loop, resume and
+data-order rules are :mod:`vjepa_bench.training.loop`'s).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from vjepa_bench.data.clips import ClipDataset
 from vjepa_bench.data.store import TrajectoryReader
@@ -32,21 +29,9 @@ from vjepa_bench.models.encoder import build_encoder
 from vjepa_bench.models.predictor import build_predictor
 from vjepa_bench.models.rope import positions_from_ids, rope_tables
 from vjepa_bench.training import checkpoints
-from vjepa_bench.training.ac_trainer import EpochBatches
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
 from vjepa_bench.training.data import SubsetSource, check_finite_store, split_indices
-from vjepa_bench.training.runtime import (
-    MetricsLog,
-    all_reduce_mean,
-    barrier,
-    init_distributed,
-    load_state,
-    optimizer_step,
-    require_finite,
-    save_state,
-    shutdown,
-)
-from vjepa_bench.training.schedule import Schedule, build_optimizer, set_lr
+from vjepa_bench.training.loop import TrainLoop
 
 MASK_INDEX = 1
 """Mask token used for the targets (upstream's default ``mask_index``)."""
@@ -120,130 +105,94 @@ def jepa_loss(
     return (pred - h).abs().mean()
 
 
-class Pretrainer:
-    def __init__(self, cfg: PretrainConfig) -> None:
-        self.cfg = cfg
-        self.info, self.device = init_distributed(cfg.device, cfg.cpu_threads)
-        self.out = Path(cfg.output_dir)
+def build_networks(cfg: PretrainConfig) -> tuple[nn.Module, nn.Module]:
+    """The encoder and the mask-denoising predictor of ``cfg``, sized to each other and to the clips; the predictor's
+    unused mask tokens are frozen."""
+    try:
+        encoder = build_encoder(cfg.encoder, **{"img_size": cfg.data.image_size, **cfg.encoder_overrides})
+        c = encoder.config
+        predictor = build_predictor(
+            cfg.predictor,
+            **{"embed_dim": c.embed_dim, "img_size": cfg.data.image_size, "patch_size": c.patch_size,
+               "tubelet_size": c.tubelet_size, **cfg.predictor_overrides},
+        )  # fmt: skip
+    except (KeyError, TypeError) as err:
+        raise UsageError(f"encoder / predictor preset or overrides: {err}") from err
+    if cfg.data.image_size % c.patch_size or cfg.data.frames_per_clip % c.tubelet_size:
+        raise UsageError(
+            f"data.image_size={cfg.data.image_size} must be a multiple of the patch size {c.patch_size} and "
+            f"data.frames_per_clip={cfg.data.frames_per_clip} of the tubelet size {c.tubelet_size}"
+        )
+    # only mask token MASK_INDEX is used here: freeze the others so DDP does not wait for their gradients
+    for i, token in enumerate(predictor.mask_tokens):
+        token.requires_grad_(i == MASK_INDEX % len(predictor.mask_tokens))
+    return encoder, predictor
+
+
+class Pretrainer(TrainLoop[PretrainConfig]):
+    """One ``pretrain`` run; :meth:`run` trains to the end of the schedule and returns ``checkpoint.pt``."""
+
+    name = "pretrain"
+    weights_name = "model's weights"
+
+    def _build_model(self) -> nn.Module:
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        try:
-            encoder = build_encoder(cfg.encoder, **{"img_size": cfg.data.image_size, **cfg.encoder_overrides})
-            c = encoder.config
-            predictor = build_predictor(
-                cfg.predictor,
-                **{"embed_dim": c.embed_dim, "img_size": cfg.data.image_size, "patch_size": c.patch_size,
-                   "tubelet_size": c.tubelet_size, **cfg.predictor_overrides},
-            )  # fmt: skip
-        except (KeyError, TypeError) as err:
-            raise UsageError(f"encoder / predictor preset or overrides: {err}") from err
-        if cfg.data.image_size % c.patch_size or cfg.data.frames_per_clip % c.tubelet_size:
-            raise UsageError(
-                f"data.image_size={cfg.data.image_size} must be a multiple of the patch size {c.patch_size} and "
-                f"data.frames_per_clip={cfg.data.frames_per_clip} of the tubelet size {c.tubelet_size}"
-            )
-        # only mask token MASK_INDEX is used here: freeze the others so DDP does not wait for their gradients
-        for i, token in enumerate(predictor.mask_tokens):
-            token.requires_grad_(i == MASK_INDEX % len(predictor.mask_tokens))
+        encoder, predictor = build_networks(cfg)
         self.jepa = JEPA(encoder, predictor).to(self.device)
         self.target = copy.deepcopy(encoder).to(self.device).requires_grad_(False)
-        self.model: nn.Module = self.jepa
-        if self.info.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(self.jepa, device_ids=ids)
-        o = cfg.optim
-        self.schedule = Schedule(o.start_lr, o.peak_lr, o.final_lr, o.warmup_steps, o.constant_steps, o.decay_steps)
-        self.optimizer = build_optimizer(self.jepa, o.weight_decay, tuple(o.betas), o.eps)
-        self.autocast = cfg.bf16 and self.device.type == "cuda"
+        self.grid = encoder.token_grid(cfg.data.frames_per_clip, cfg.data.image_size, cfg.data.image_size)
+        return self.jepa
+
+    def _build_data(self) -> Any:
+        d = self.cfg.data
         try:
-            reader = TrajectoryReader(cfg.data.stores)
+            reader = TrajectoryReader(d.stores)
         except FileNotFoundError as err:
             raise UsageError(f"data.stores: {err}") from err
         check_finite_store(reader)
-        train_idx, _ = split_indices(len(reader), cfg.data.val_fraction, cfg.data.split_seed)
-        self.dataset = ClipDataset(SubsetSource(reader, train_idx), cfg.data.frames_per_clip, cfg.data.image_size,
-                                   actions=cfg.data.actions, seed=cfg.seed)  # fmt: skip
-        self.batches = EpochBatches(self.dataset, cfg.batch_size, self.info, cfg.seed)
-        self.grid = encoder.token_grid(cfg.data.frames_per_clip, cfg.data.image_size, cfg.data.image_size)
+        train_idx, _ = split_indices(len(reader), d.val_fraction, d.split_seed)
+        return ClipDataset(SubsetSource(reader, train_idx), d.frames_per_clip, d.image_size, actions=d.actions,
+                           seed=self.cfg.seed)  # fmt: skip
+
+    def _step_losses(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        video = batch["images"].to(self.device).permute(0, 2, 1, 3, 4)  # (B, T, 3, S, S) -> (B, 3, T, S, S)
+        rng = np.random.default_rng([self.cfg.seed, step, self.info.rank])
+        masks = sample_masks(len(video), *self.grid, self.cfg.mask, rng)
+        ctx_ids, tgt_ids = (ids.to(self.device) for ids in masks)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
+            return {"loss": jepa_loss(self.model, self.target, video, ctx_ids, tgt_ids)}
 
     def momentum(self, step: int) -> float:
         lo, hi = self.cfg.ema
         return lo + (hi - lo) * min(1.0, step / max(1, self.schedule.total_steps))
+
+    def _after_step(self, step: int) -> dict[str, float]:
+        """The EMA update of the target encoder."""
+        m = self.momentum(step)
+        self._ema_update(m)
+        return {"ema": m}
 
     @torch.no_grad()
     def _ema_update(self, m: float) -> None:
         for t, s in zip(self.target.parameters(), self.jepa.encoder.parameters()):
             t.mul_(m).add_(s.detach(), alpha=1.0 - m)
 
-    def _resume(self) -> tuple[int, float]:
-        """Restore a saved run: its step and its last logged loss (``0, nan`` for a fresh run)."""
-        path = self.out / "train_state.pt"
-        if not (self.cfg.resume and path.is_file()):
-            return 0, float("nan")
-        state = load_state(path, self.device)
+    def _model_state(self) -> dict[str, Any]:
+        return {"jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict()}
+
+    def _load_model_state(self, state: dict[str, Any], path: Path) -> None:
         self.jepa.load_state_dict(state["jepa"])
         self.target.load_state_dict(state["target_encoder"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        return int(state["step"]), float(state.get("loss", float("nan")))
 
-    def _save(self, step: int, loss: float) -> None:
-        require_finite(torch.cat([p.detach().flatten() for p in self.jepa.parameters()]), step, "model's weights",
-                       self.info)
-        if not self.info.is_main:
-            return
-        save_state(
-            {"step": step, "loss": loss, "jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict(),
-             "optimizer": self.optimizer.state_dict(), "config": dataclasses.asdict(self.cfg)},
-            self.out / "train_state.pt",
-        )  # fmt: skip
-        meta = {"kind": "vjepa_pretrain", "produced_by": "vjepa-bench pretrain", "step": step, "loss": loss,
-                "image_size": self.cfg.data.image_size, "train_config": dataclasses.asdict(self.cfg)}  # fmt: skip
+    def _save_checkpoint(self, step: int, last: dict[str, float]) -> None:
+        meta = {"kind": "vjepa_pretrain", "produced_by": "vjepa-bench pretrain", "step": step,
+                "loss": last.get("loss", math.nan), "image_size": self.cfg.data.image_size,
+                "train_config": dataclasses.asdict(self.cfg)}  # fmt: skip
         checkpoints.save_pretrained(self.out / "checkpoint.pt", self.target, self.jepa.predictor, meta)
 
-    def run(self) -> Path:
-        cfg, info = self.cfg, self.info
-        total = self.schedule.total_steps
-        step, loss_value = self._resume()
-        log = MetricsLog(self.out, step, cfg.tensorboard, active=info.is_main)
-        bar = tqdm(total=total, initial=step, desc="pretrain", disable=not (cfg.progress and info.is_main))
-        start = time.time()
-        params = [p for p in self.jepa.parameters() if p.requires_grad]
-        tubelets, rows, cols = self.grid
-        while step < total:
-            epoch, skip = divmod(step, self.batches.per_epoch)
-            loader = DataLoader(self.dataset, batch_sampler=self.batches.epoch(epoch, skip),
-                                num_workers=cfg.data.num_workers)  # fmt: skip
-            for batch in loader:
-                video = batch["images"].to(self.device).permute(0, 2, 1, 3, 4)  # (B, T, 3, S, S) -> (B, 3, T, S, S)
-                rng = np.random.default_rng([cfg.seed, step, info.rank])
-                ctx_ids, tgt_ids = (ids.to(self.device) for ids in sample_masks(len(video), tubelets, rows, cols, cfg.mask, rng))
-                lr = self.schedule.lr(step)
-                set_lr(self.optimizer, lr)
-                with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
-                    loss = jepa_loss(self.model, self.target, video, ctx_ids, tgt_ids)
-                require_finite(loss, step + 1, "training loss", info)
-                grad_norm = optimizer_step(self.optimizer, loss, params, cfg.optim.grad_clip)
-                m = self.momentum(step)
-                self._ema_update(m)
-                step += 1
-                bar.update(1)
-                if step % cfg.log_every == 0 or step == total:
-                    loss_value = float(all_reduce_mean(loss.detach().float(), info))
-                    log.log(step, "train", lr=lr, loss=loss_value, grad_norm=float(grad_norm), ema=m,
-                            seconds=time.time() - start)  # fmt: skip
-                    bar.set_postfix(loss=f"{loss_value:.4f}")
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    self._save(step, loss_value)
-                    barrier(info)
-                if step >= total:
-                    break
-        bar.close()
-        log.close()
-        if info.is_main:
-            (self.out / "summary.json").write_text(json.dumps(
-                {"steps": step, "loss": loss_value, "seconds_this_run": time.time() - start,
-                 "world_size": info.world_size}, indent=2))  # fmt: skip
-        shutdown(info)
-        return self.out / "checkpoint.pt"
+    def _summary(self, last: dict[str, float]) -> dict[str, Any]:
+        return {"loss": last.get("loss", math.nan)}
 
 
 def pretrain(cfg: PretrainConfig) -> Path:
