@@ -17,11 +17,12 @@ import torch
 from vjepa_bench import layout
 from vjepa_bench.data.store import Trajectory, TrajectoryReader, TrajectoryWriter
 from vjepa_bench.errors import UsageError
+from vjepa_bench.fileio import FolderLock
 from vjepa_bench.models.checkpoints import load_checkpoint
 from vjepa_bench.models.encoder import build_encoder
+from vjepa_bench.schema import from_values
 from vjepa_bench.training.ac_trainer import train_ac
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig
-from vjepa_bench.schema import from_values
 from vjepa_bench.training.features import load_or_build_cache
 from vjepa_bench.training.pretrain import pretrain
 from vjepa_bench.training.runtime import NonFiniteLoss
@@ -185,3 +186,16 @@ def test_a_diverging_run_stops_without_writing_non_finite_weights(store: Path, t
     if (out / "checkpoint.pt").exists():  # written at an earlier, still finite step
         loaded = load_checkpoint(out / "checkpoint.pt")
         assert all(torch.isfinite(v).all() for v in loaded.ac_predictor.state_dict().values())
+
+
+@pytest.mark.parametrize("trainer", ["train-ac", "pretrain"])
+def test_a_second_training_run_on_a_folder_in_use_is_refused_at_once(store: Path, tmp_path: Path, trainer: str):
+    out = tmp_path / "run"
+    with FolderLock(out, "the first run"):
+        with pytest.raises(UsageError) as err:
+            if trainer == "train-ac":
+                train_ac(_ac_config(store, out))
+            else:
+                pretrain(_pretrain_config(store, out))
+    assert "in use by" in str(err.value) and "the first run" in str(err.value) and "\n" not in str(err.value)
+    assert not (out / "train_state.pt").exists() and not (out / "metrics.csv").exists()

@@ -19,9 +19,9 @@ from vjepa_bench.data.store import Trajectory, TrajectoryWriter
 from vjepa_bench.errors import UsageError
 from vjepa_bench.models import layer_norm_features
 from vjepa_bench.models.checkpoints import load_checkpoint
+from vjepa_bench.schema import from_values
 from vjepa_bench.training.ac_trainer import train_ac
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig
-from vjepa_bench.schema import from_values
 from vjepa_bench.training.losses import ac_losses
 from vjepa_bench.training.pretrain import pretrain, sample_masks
 from vjepa_bench.training.schedule import Schedule, param_groups

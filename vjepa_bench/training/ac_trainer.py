@@ -28,7 +28,7 @@ from vjepa_bench.training import checkpoints
 from vjepa_bench.training.config import EncoderSource, TrainACConfig
 from vjepa_bench.training.data import SubsetSource, check_finite_store, split_indices
 from vjepa_bench.training.features import FeatureClipDataset, load_or_build_cache
-from vjepa_bench.training.loop import TrainLoop, due
+from vjepa_bench.training.loop import TrainLoop, due, run_locked
 from vjepa_bench.training.losses import ACLosses, ac_losses
 from vjepa_bench.training.runtime import barrier
 
@@ -215,4 +215,4 @@ class ACTrainer(TrainLoop[TrainACConfig]):
 
 def train_ac(cfg: TrainACConfig) -> Path:
     """Train (or resume) and return the model checkpoint path."""
-    return ACTrainer(cfg).run()
+    return run_locked(ACTrainer, cfg, f"vjepa-bench train-ac into {cfg.output_dir}")

@@ -13,11 +13,11 @@ killed one stopped. A resume whose settings would change that order is refused, 
 from __future__ import annotations
 
 import dataclasses
-import json
+import os
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from vjepa_bench.errors import UsageError
+from vjepa_bench.fileio import FolderLock, write_json_atomic
 from vjepa_bench.training.config import DataConfig, OptimConfig
 from vjepa_bench.training.runtime import (
     DistInfo,
@@ -249,7 +250,7 @@ class TrainLoop(ABC, Generic[ConfigT]):
     def _write_config(self) -> None:
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2))
+            write_json_atomic(self.out / "config.json", dataclasses.asdict(self.cfg))
 
     def _train(self, step: int, last: dict[str, float], log: MetricsLog, start: float) -> tuple[int, dict[str, float]]:
         """Steps ``step`` .. the end of the schedule; returns the final step and the last logged losses."""
@@ -299,6 +300,15 @@ class TrainLoop(ABC, Generic[ConfigT]):
         summary = {"steps": step, "world_size": self.info.world_size, "seconds_this_run": seconds,
                    **self._summary(last)}  # fmt: skip
         if self.info.is_main:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+            write_json_atomic(self.out / "summary.json", summary)
         shutdown(self.info)
 
+
+
+def run_locked(trainer: Callable[[ConfigT], TrainLoop[ConfigT]], cfg: ConfigT, what: str) -> Path:
+    """Build and run a trainer while holding ``output_dir``'s :class:`~vjepa_bench.fileio.FolderLock` (the main
+    process of a ``torchrun`` job holds it), so a second run on the same folder is refused at once in one line."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return trainer(cfg).run()
+    with FolderLock(cfg.output_dir, what):
+        return trainer(cfg).run()

@@ -31,7 +31,7 @@ from vjepa_bench.models.rope import positions_from_ids, rope_tables
 from vjepa_bench.training import checkpoints
 from vjepa_bench.training.config import MaskConfig, PretrainConfig
 from vjepa_bench.training.data import SubsetSource, check_finite_store, split_indices
-from vjepa_bench.training.loop import TrainLoop
+from vjepa_bench.training.loop import TrainLoop, run_locked
 
 MASK_INDEX = 1
 """Mask token used for the targets (upstream's default ``mask_index``)."""
@@ -197,4 +197,4 @@ class Pretrainer(TrainLoop[PretrainConfig]):
 
 def pretrain(cfg: PretrainConfig) -> Path:
     """Pretrain (or resume) and return the checkpoint path."""
-    return Pretrainer(cfg).run()
+    return run_locked(Pretrainer, cfg, f"vjepa-bench pretrain into {cfg.output_dir}")
