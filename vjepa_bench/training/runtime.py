@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.errors import UsageError
 from vjepa_bench.fileio import write_atomic, write_text_atomic
 
@@ -33,17 +34,6 @@ class DistInfo:
         return self.world_size > 1
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: the local rank's GPU when CUDA is available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device={name!r} but CUDA is not available; use device=cpu or device=auto")
-    if name == "cuda":
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
-
-
 def init_distributed(device_name: str, cpu_threads: int | None = None) -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1): NCCL on CUDA, gloo on CPU.
     ``cpu_threads`` sets torch's intra-op threads of this process (on a shared CPU, 1 is often fastest)."""
@@ -53,7 +43,7 @@ def init_distributed(device_name: str, cpu_threads: int | None = None) -> tuple[
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     info = DistInfo(rank, world, local_rank)
-    device = pick_device(device_name, local_rank)
+    device = resolve_device(device_name, "device", local_rank)
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
