@@ -8,8 +8,8 @@ import pytest
 import vjepa_bench.envs  # noqa: F401  (registers the env ids)
 
 from vjepa_bench import layout
-from vjepa_bench.data.collect import collect
-from vjepa_bench.data.policies import RandomPolicy, make_policy
+from vjepa_bench.collection.collect import collect
+from vjepa_bench.collection.policies import RandomPolicy, make_policy
 from vjepa_bench.data.store import StoreError, TrajectoryReader
 
 FAKE_ID = "vjepa_bench_test/PointMass-v0"
@@ -157,7 +157,7 @@ def test_noisy_scripted_grasps_and_carries(tmp_path):
 def test_collect_command_reads_its_config(tmp_path, capsys):
     import dataclasses
 
-    from vjepa_bench.data.command import main
+    from vjepa_bench.collection.command import main
     from vjepa_bench.errors import UsageError
     from vjepa_bench.schema import CollectConfig, EnvConfig
     from vjepa_bench.schema.env import EnvKwargs

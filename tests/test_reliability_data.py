@@ -25,7 +25,7 @@ from test_data_collect import FAKE_ID
 from test_data_droid import N_RAW, SERIAL, synthetic_frames, synthetic_states, write_droid_trajectory
 from test_data_store import assert_same, make_trajectory
 
-from vjepa_bench.data.collect import collect
+from vjepa_bench.collection.collect import collect
 from vjepa_bench.data.droid import DroidTrajectories, load_droid_trajectory
 from vjepa_bench.data.store import ShardInUseError, StoreError, TrajectoryReader, TrajectoryWriter, shard_paths
 from vjepa_bench.data.video import write_video
@@ -56,7 +56,7 @@ def collect_script(out_dir: Path, episodes: int, shard_size: int, env_id: str = 
         import sys
         sys.path.insert(0, {str(TESTS)!r})
         import test_data_collect
-        from vjepa_bench.data.collect import collect
+        from vjepa_bench.collection.collect import collect
         collect({env_id!r}, {episodes}, {str(out_dir)!r}, policy="random", seed=7, shard_size={shard_size},
                 progress=False, **{kwargs!r})
         """
@@ -159,13 +159,15 @@ def test_killed_collects_never_leave_an_unreadable_shard_and_resume_without_dupl
     episodes, shard_size, trials = 300, 1, 8
     out, rng, seen = tmp_path / "killed", random.Random(10), []
     script = collect_script(out, episodes, shard_size, env_kwargs={"image_size": 48})
+    log = tmp_path / "stderr.txt"
     for _ in range(trials):
         launched = time.time()
-        run = subprocess.Popen([sys.executable, "-c", script], env=ENV, stderr=subprocess.DEVNULL)
+        with log.open("w") as stderr:
+            run = subprocess.Popen([sys.executable, "-c", script], env=ENV, stderr=stderr)
         wait_for(lambda: writing_since(out, launched) or run.poll() is not None, 120, "the collect to write")
         time.sleep(rng.uniform(0.0, 0.3))
         run.send_signal(signal.SIGKILL)
-        assert run.wait() == -signal.SIGKILL, "the collect finished before the kill: raise episodes"
+        assert run.wait() == -signal.SIGKILL, f"the collect ended before the kill: {log.read_text()[-2000:]}"
         seen.append(readable_shards(out))
     assert all(exist == good for exist, good in seen), f"(shards, readable) after each kill: {seen}"
 

@@ -22,7 +22,7 @@ from vjepa_bench.evaluation.sweep import (
     run_sweep,
     world_model_inference,
 )
-from vjepa_bench.evaluation.sweep_config import SweepSettings
+from vjepa_bench.schema.sweep import SweepSettings
 from vjepa_bench.evaluation.sweep_report import write_report
 
 NOISE_M = 0.002

@@ -29,7 +29,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "eval": Command("eval", "vjepa_bench.evaluation.command:main", "evaluate an agent on a task"),
-    "collect": Command("collect", "vjepa_bench.data.command:main", "record sim trajectories into HDF5 shards"),
+    "collect": Command("collect", "vjepa_bench.collection.command:main", "record sim trajectories into HDF5 shards"),
     "pretrain": Command("pretrain", "vjepa_bench.training.command:pretrain", "V-JEPA pretraining of a small encoder"),
     "train-ac": Command("train_ac", "vjepa_bench.training.command:train_ac", "post-train the AC predictor"),
     "bench sim": Command("bench_sim", "vjepa_bench.bench.commands:sim", "simulation speed vs robosuite"),

@@ -33,15 +33,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vjepa_bench.agents import Agent, make_agent
+from vjepa_bench.agents import make_agent
 from vjepa_bench.envs import make_env
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.calibration import analyse_axes
-from vjepa_bench.fileio import write_json_atomic
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, run_evaluation
-from vjepa_bench.evaluation.sweep_config import SweepSettings
+from vjepa_bench.fileio import write_json_atomic
 from vjepa_bench.layout import ACTION_DIM
 from vjepa_bench.planning import LatentRolloutEnergy, Planner
+from vjepa_bench.schema.sweep import SweepSettings
 
 AXIS_ENV = "vjepa_bench/FrankaReach-v1"
 """The protocol-1 trajectory runs in the reach scene (arm only, no object)."""

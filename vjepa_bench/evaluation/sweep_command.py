@@ -10,10 +10,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from vjepa_bench.evaluation.sweep import SweepJob, run_sweep
-from vjepa_bench.evaluation.sweep_config import SweepSettings
 from vjepa_bench.evaluation.sweep_report import summary_markdown, write_report
 from vjepa_bench.schema.env import env_kwargs
-from vjepa_bench.schema.sweep import SweepCameraConfig
+from vjepa_bench.schema.sweep import SweepCameraConfig, SweepSettings
 
 
 def _output_dir(cfg: SweepCameraConfig) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vjepa_bench import layout
-from vjepa_bench.data.policies import ExplorationPolicy, make_policy
+from vjepa_bench.collection.policies import ExplorationPolicy, make_policy
 from vjepa_bench.data.store import StoreError, Trajectory, TrajectoryWriter
 from vjepa_bench.fileio import FolderLock, write_json_atomic
 
@@ -143,7 +143,7 @@ def collect(
 
     Args:
         env_id: a registered id, e.g. ``vjepa_bench/FrankaPickPlace-v1``.
-        policy: ``random``, ``noisy_scripted``, ``mix`` or a policy object (see :mod:`vjepa_bench.data.policies`).
+        policy: ``random``, ``noisy_scripted``, ``mix`` or a policy object (see :mod:`vjepa_bench.collection.policies`).
         env_kwargs: keyword arguments of the env (``image_size``, ``object``, ``camera``,
             ``camera_randomization``, ...).
         shard_size: trajectories per HDF5 shard.

@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from vjepa_bench import layout
+from vjepa_bench.agents import make_agent
 
 __all__ = ["ExplorationPolicy", "RandomPolicy", "NoisyScriptedPolicy", "MixPolicy", "POLICIES", "make_policy"]
 
@@ -90,10 +91,7 @@ class NoisyScriptedPolicy:
     name: str = "noisy_scripted"
 
     def __post_init__(self) -> None:
-        import vjepa_bench.agents.scripted  # noqa: F401  (registers AGENTS["scripted"])
-        from vjepa_bench.agents.base import AGENTS
-
-        self._agent = AGENTS["scripted"](**(self.agent_kwargs or {}))
+        self._agent = make_agent("scripted", **(self.agent_kwargs or {}))
         self._random = RandomPolicy()
 
     def reset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vjepa_bench.data.collect import collect
+from vjepa_bench.collection.collect import collect
 from vjepa_bench.errors import UsageError
 from vjepa_bench.schema import CollectConfig
 from vjepa_bench.schema.env import env_kwargs
