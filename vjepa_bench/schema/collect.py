@@ -18,7 +18,7 @@ class CollectConfig:
     episodes: int = 100
     seed: int = 0
     policy: str = "mix"  # random | noisy_scripted | mix
-    policy_kwargs: Dict[str, Any] = field(default_factory=dict)  # fields of the policy (vjepa_bench.data.policies)
+    policy_kwargs: Dict[str, Any] = field(default_factory=dict)  # fields of the policy (vjepa_bench.collection.policies)
     max_steps: Optional[int] = None  # episode length cap; None keeps the env's
     shard_size: int = 100
     progress: bool = True
