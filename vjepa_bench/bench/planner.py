@@ -102,25 +102,26 @@ def _bench(
     frame_flops = encoder_flops(enc.config, 1, enc.config.tubelet_size, size, size)
     paths = PATHS if reference else PATHS[1:]
 
-    def decide(planner: Planner) -> tuple[Any, float]:
-        start = time.perf_counter()
+    def decide(planner: Planner) -> tuple[Any, float, float]:
+        start, cpu_start = time.perf_counter(), time.process_time()
         with torch.inference_mode(), inference_autocast(dev):
             features = layer_norm_features(enc.encode_image(frame).float())[0]  # (P, D)
         result = planner.plan(LatentRolloutEnergy(ac, features, problem.state, problem.goal))
-        return result, time.perf_counter() - start  # plan() ends with a device-to-host copy: synchronised
+        # plan() ends with a device-to-host copy: synchronised
+        return result, time.perf_counter() - start, time.process_time() - cpu_start
 
     rows = {}
     try:
         for name in names:
             config = PRESETS[name].replace(horizon=horizon, device=str(dev))
             planners = {path: Planner(config) for path in paths}  # same seed: the same samples on both paths
-            times: dict[str, list[float]] = {path: [] for path in paths}
+            times: dict[str, list[tuple[float, float]]] = {path: [] for path in paths}  # (wall, CPU) seconds
             results: dict[str, list[Any]] = {path: [] for path in paths}
             for _ in range(decisions + 1):  # the first decision warms up kernels and caches
                 for path in paths:
                     ac.fast = path == "fast"
-                    result, seconds = decide(planners[path])
-                    times[path].append(seconds)
+                    result, seconds, cpu_seconds = decide(planners[path])
+                    times[path].append((seconds, cpu_seconds))
                     results[path].append(result)
             ac.fast = True
             rows[name] = _row(config, times, results, ac.config, frame_flops, peak)
@@ -149,19 +150,22 @@ def _bench(
 
 def _row(
     config: PlannerConfig,
-    times: dict[str, list[float]],
+    times: dict[str, list[tuple[float, float]]],
     results: dict[str, list[Any]],
     predictor_config: Any,
     frame_flops: int,
     peak: float,
 ) -> dict[str, Any]:
-    """One planner's figures: the fast path's (the default), and the reference path's next to them."""
-    seconds = statistics.median(times["fast"][1:])
+    """One planner's figures: the fast path's (the default), and the reference path's next to them. CPU seconds
+    are the process's CPU time (user + system, all threads): on a shared machine, less sensitive to other jobs."""
+    seconds = statistics.median(wall for wall, _ in times["fast"][1:])
+    cpu_seconds = statistics.median(cpu for _, cpu in times["fast"][1:])
     result = results["fast"][-1]
     flops = plan_flops(result, config, predictor_config) + frame_flops
     row: dict[str, Any] = {
         "config": {k: getattr(config, k) for k in ("method", "samples", "iterations", "topk", "horizon")},
         "seconds_per_action": seconds,
+        "cpu_seconds_per_action": cpu_seconds,
         "predictor_evaluations": result.evaluations,
         "gradient_evaluations": result.gradient_evaluations,
         "final_energy": result.energy,
@@ -172,10 +176,13 @@ def _row(
         "ratio_to_flop_bound": seconds / (flops / 1e12 / peak),
     }
     if "reference" in times:
-        reference = statistics.median(times["reference"][1:])
+        reference = statistics.median(wall for wall, _ in times["reference"][1:])
+        reference_cpu = statistics.median(cpu for _, cpu in times["reference"][1:])
         pairs = list(zip(results["reference"], results["fast"]))
         row["reference_seconds_per_action"] = reference
         row["speedup_vs_reference"] = reference / seconds
+        row["reference_cpu_seconds_per_action"] = reference_cpu
+        row["cpu_speedup_vs_reference"] = reference_cpu / cpu_seconds
         row["reference_final_energy"] = results["reference"][-1].energy
         # The same samples on both paths; the plans differ only if rounding reorders CEM's elites.
         row["max_abs_plan_difference"] = max(float(np.abs(r.actions - f.actions).max()) for r, f in pairs)

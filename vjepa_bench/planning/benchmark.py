@@ -109,8 +109,8 @@ def compare_predictor_paths(
     (P, D)`` expanded over the batch, as ``LatentRolloutEnergy`` passes it) and ``state (7,)``.
 
     The two paths alternate ``repeats`` times after a warm-up of each, under inference mode (and bf16 autocast
-    on CUDA); returns the median seconds of each, ``speedup`` (reference / fast) and ``max_abs_difference``
-    between their outputs (float32: rounding only, about 1e-6).
+    on CUDA); returns the median wall seconds of each, ``speedup`` (reference / fast), the same for the process
+    CPU time, and ``max_abs_difference`` between their outputs (float32: rounding only, about 1e-6).
     """
     device = context.device
     generator = torch.Generator().manual_seed(seed)
@@ -119,24 +119,27 @@ def compare_predictor_paths(
     z = context.expand(samples, *context.shape)  # (S, P, D), one context for the whole batch
     states = state.to(device, torch.float32).expand(samples, 1, -1)  # (S, 1, 7)
 
-    def forward(fast: bool) -> tuple[torch.Tensor, float]:
+    def forward(fast: bool) -> tuple[torch.Tensor, float, float]:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with torch.inference_mode(), inference_autocast(device):
             out = predictor(z, actions, states, fast=fast)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return out, time.perf_counter() - start
+        return out, time.perf_counter() - start, time.process_time() - cpu_start
 
     was_training = predictor.training
     predictor.eval()
     try:
         outputs = {fast: forward(fast)[0] for fast in (False, True)}  # warm-up (caches, kernels)
         times: dict[bool, list[float]] = {False: [], True: []}
+        cpu: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(repeats):
             for fast in (False, True):
-                times[fast].append(forward(fast)[1])
+                _, seconds, cpu_seconds = forward(fast)
+                times[fast].append(seconds)
+                cpu[fast].append(cpu_seconds)
     finally:
         predictor.train(was_training)
     reference, fast = median(times[False]), median(times[True])
@@ -146,6 +149,10 @@ def compare_predictor_paths(
         "reference_seconds": reference,
         "fast_seconds": fast,
         "speedup": reference / fast,
+        # process CPU time (user + system, all threads): on a shared machine, less sensitive to other processes
+        "reference_cpu_seconds": median(cpu[False]),
+        "fast_cpu_seconds": median(cpu[True]),
+        "cpu_speedup": median(cpu[False]) / median(cpu[True]),
         "max_abs_difference": (outputs[True].float() - outputs[False].float()).abs().max().item(),
     }
 
