@@ -37,6 +37,7 @@ COMMANDS: dict[str, Command] = {
     "bench planner": Command("bench_planner", "vjepa_bench.bench.commands:planner", "time per planned action"),
     "video-eval": Command("video_eval", "vjepa_bench.video.command:video_eval", "frozen encoder + attentive probe on a video benchmark"),
     "make-sim-motion": Command("make_sim_motion", "vjepa_bench.video.command:sim_motion", "render the sim_motion video benchmark"),
+    "score-qa": Command("score_qa", "vjepa_bench.video.command:score_qa", "multiple-choice video-QA accuracy of prediction files"),
     **{f"leaderboard {verb}": Command(f"leaderboard_{verb}", f"vjepa_bench.leaderboard.command:{verb}", help_)
        for verb, help_ in (("lock", "rewrite the track lock"), ("submit", "make an entry from eval runs"),
                            ("validate", "check entries"), ("verify", "replay an entry's episodes"),

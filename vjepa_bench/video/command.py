@@ -1,4 +1,4 @@
-"""Hydra entry points: ``vjepa-bench video-eval`` and ``vjepa-bench make-sim-motion``."""
+"""Hydra entry points: ``vjepa-bench video-eval``, ``vjepa-bench make-sim-motion`` and ``vjepa-bench score-qa``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.video.evaluate import VideoEvalConfig, run_video_eval
+from vjepa_bench.video.qa_score import ScoreQAConfig, run_score_qa
 from vjepa_bench.video.sim_motion import SimMotionSpec, make_sim_motion
 
 _C = TypeVar("_C")
@@ -43,3 +44,12 @@ def sim_motion(cfg: DictConfig) -> None:
     if not out_dir:
         raise UsageError("out_dir is required, e.g. out_dir=data/sim_motion")
     print(f"sim_motion written to {make_sim_motion(out_dir, parse(SimMotionSpec, data))}")
+
+
+def score_qa(cfg: DictConfig) -> None:
+    results = run_score_qa(parse(ScoreQAConfig, cfg))
+    overall, ids = results["overall"], results["id_check"]
+    print(f"{results['benchmark']}: accuracy {overall['accuracy']:.4f} ({overall['correct']}/{overall['total']}); "
+          f"unparsed {overall['unparsed']}{' (rule-only formats included)' if overall['rule_only'] else ''}; "
+          f"ids missing {ids['missing']['count']}, extra {ids['extra']['count']}, "
+          f"duplicate {ids['duplicate']['count']}; {results['results_file']}")
