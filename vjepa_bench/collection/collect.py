@@ -14,6 +14,7 @@ from tqdm import tqdm
 from vjepa_bench import layout
 from vjepa_bench.collection.policies import ExplorationPolicy, make_policy
 from vjepa_bench.data.store import StoreError, Trajectory, TrajectoryWriter
+from vjepa_bench.evaluation.episode import play
 from vjepa_bench.fileio import FolderLock, write_json_atomic
 
 __all__ = ["CollectSummary", "collect", "run_episode"]
@@ -31,22 +32,36 @@ class CollectSummary:
     """Successful episodes among those written in this call."""
 
 
+class _SeededPolicy:
+    """An exploration policy seen as an agent for :func:`~vjepa_bench.evaluation.episode.play`: its random stream is
+    drawn from the episode seed (``(seed, _POLICY_STREAM)``) and handed to it at ``reset``, so nested policies share
+    one reproducible stream (why exploration policies take an ``rng`` and agents do not)."""
+
+    def __init__(self, policy: ExplorationPolicy, seed: int) -> None:
+        self.policy, self.seed = policy, seed
+
+    def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
+        self.policy.reset(observation, info, env, np.random.default_rng([self.seed, _POLICY_STREAM]))
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        return self.policy.act(observation)
+
+    def step_info(self) -> dict[str, Any]:
+        return {}
+
+
 def run_episode(env: Any, policy: ExplorationPolicy, seed: int, index: int, task: str) -> Trajectory:
     """One episode from ``env.reset(seed=seed)`` until it terminates or truncates, as a :class:`Trajectory`."""
-    observation, info = env.reset(seed=seed)
-    policy.reset(observation, info, env.unwrapped, np.random.default_rng([seed, _POLICY_STREAM]))
-    camera = info.get("camera")
-    images, states, actions = [observation["image"]], [observation["state"]], []
+    images, states, actions = [], [], []
+    for t in play(env, _SeededPolicy(policy, seed), seed, prepare=layout.clip_action):
+        images.append(t.observation["image"])
+        states.append(t.observation["state"])
+        if t.action is None:
+            camera = t.info.get("camera")
+        else:
+            actions.append(t.action)
+    info = t.info
     success = bool(info.get("success", False))
-    while True:
-        action = layout.clip_action(policy.act(observation))
-        observation, _, terminated, truncated, info = env.step(action)
-        images.append(observation["image"])
-        states.append(observation["state"])
-        actions.append(action)
-        success = bool(info.get("success", False))
-        if terminated or truncated:
-            break
     attrs: dict[str, Any] = {"policy": getattr(policy, "current", policy.name), "steps": len(actions)}
     if "distance" in info:
         attrs["final_distance"] = float(info["distance"])

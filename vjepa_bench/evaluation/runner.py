@@ -12,7 +12,6 @@ import inspect
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +25,7 @@ from vjepa_bench.agents import AGENTS, make_agent
 from vjepa_bench.envs import CameraPose, CameraRandomization, FrankaEnv, make_env
 from vjepa_bench.envs.video import EpisodeRecorder
 from vjepa_bench.errors import UsageError
+from vjepa_bench.evaluation.episode import play
 from vjepa_bench.evaluation.records import EpisodeLog
 from vjepa_bench.evaluation.results import build_results, canonical_hash, write_results
 from vjepa_bench.fileio import FolderLock, dumps_json, write_text_atomic
@@ -186,29 +186,21 @@ def run_episode(env: gym.Env, agent: Any, seed: int, recorder: EpisodeRecorder |
     ``final_distance`` is the privileged distance to the final goal (for pick-and-place, the placement). A
     non-finite energy in the agent's ``step_info`` raises ``NonFiniteEnergy``.
     """
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs, info, env.unwrapped)
-    camera = info.get("camera")
     plan_times: list[float] = []
     energies: list[float] = []
     steps, total_reward = 0, 0.0
-    if recorder is not None:
-        recorder.add(obs, info)
-    while True:
-        start = time.perf_counter()
-        action = agent.act(obs)
-        elapsed = time.perf_counter() - start
-        step_info = agent.step_info()
-        plan_times.append(float(step_info.get("planning_time_s", elapsed)))
-        if "energy" in step_info:
-            energies.append(_finite_energy(step_info["energy"]))
-        obs, reward, terminated, truncated, info = env.step(action)
-        steps += 1
-        total_reward += float(reward)
+    for t in play(env, agent, seed):
         if recorder is not None:
-            recorder.add(obs, info)
-        if terminated or truncated:
-            break
+            recorder.add(t.observation, t.info)
+        if t.action is None:
+            camera = t.info.get("camera")
+            continue
+        plan_times.append(float(t.agent_info.get("planning_time_s", t.act_seconds)))
+        if "energy" in t.agent_info:
+            energies.append(_finite_energy(t.agent_info["energy"]))
+        steps += 1
+        total_reward += t.reward
+    info = t.info
     return {
         "task": env.spec.id if env.spec else type(env.unwrapped).__name__,
         "seed": seed,
