@@ -104,8 +104,9 @@ class ACPredictor(nn.Module):
         self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, fast: bool | None = None
     ) -> torch.Tensor:
         """``fast`` (default ``self.fast``, True) runs ``forward_fast``, else ``forward_reference``: the same
-        values up to float rounding (a max abs difference of about 1e-6 in fp32)."""
-        if self.fast if fast is None else fast:
+        values up to float rounding (a max abs difference of about 1e-6 in fp32). Tensors on the ``meta`` device
+        (shape checks without memory) take the reference path: the fast RoPE tables depend on the values."""
+        if (self.fast if fast is None else fast) and z.device.type != "meta":
             return self.forward_fast(z, actions, states)
         return self.forward_reference(z, actions, states)
 

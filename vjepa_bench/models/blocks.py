@@ -26,6 +26,11 @@ def _linear_into(
     return residual
 
 
+
+def _autocasting(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device type (devices without autocast, such as ``meta``, never are)."""
+    return x.device.type in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(x.device.type)
+
 class Mlp(nn.Module):
     """fc1 -> exact GELU -> fc2."""
 
@@ -133,7 +138,7 @@ class SelfAttention(nn.Module):
             out = self.forward(x, attn_mask=attn_mask)
             return out if residual is None else residual.add_(out)
         b, n, _ = x.shape
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        dtype = torch.get_autocast_dtype(x.device.type) if _autocasting(x) else x.dtype
         qk, v = self.qkv_fast(x, rope.fast(dtype, 2 * self.num_heads))  # (B, N, 2H, hd), (B, N, H, hd)
         qk = qk.unflatten(2, (2, self.num_heads))  # (B, N, 2, H, hd)
         return self.attend(qk[:, :, 0], qk[:, :, 1], v, attn_mask, residual)
@@ -173,7 +178,7 @@ class Block(nn.Module):
         """Whether the fast path may overwrite activations: no autograd, no autocast, ``x`` in the weights' dtype."""
         return (
             not torch.is_grad_enabled()
-            and not torch.is_autocast_enabled(x.device.type)
+            and not _autocasting(x)
             and x.dtype == self.mlp.fc2.weight.dtype
         )
 
