@@ -9,9 +9,9 @@ import torch
 import vjepa_bench.envs  # noqa: F401
 from vjepa_bench.agents import make_agent
 
-from vjepa_bench.models import build_ac_predictor, build_encoder, save_checkpoint
 from vjepa_bench.planning import Planner, PlannerConfig
 from vjepa_bench.planning.planner import episode_seed
+from world_models import write_random_world_model
 
 TINY = PlannerConfig(samples=16, iterations=2, topk=4, horizon=2, device="cpu", seed=3)
 
@@ -73,12 +73,7 @@ def test_sim_cem_seeds_its_planner_per_episode():
 
 @pytest.fixture(scope="module")
 def world_model(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    encoder = build_encoder("vit_tiny", img_size=64, depth=1)
-    predictor = build_ac_predictor("ac_tiny", embed_dim=encoder.embed_dim, img_size=64, depth=1)
-    path = tmp_path_factory.mktemp("ckpt") / "world_model.pt"
-    save_checkpoint(path, encoder=encoder, ac_predictor=predictor, meta={"note": "random weights for tests"})
-    return str(path)
+    return write_random_world_model(tmp_path_factory.mktemp("ckpt"), depth=1)
 
 
 def test_vjepa_ac_seeds_its_planner_per_episode(world_model):

@@ -5,25 +5,19 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 import vjepa_bench.envs  # noqa: F401
 from vjepa_bench.agents import make_agent
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import run_episode
-from vjepa_bench.models import build_ac_predictor, build_encoder, save_checkpoint
+from world_models import write_random_world_model
 
 SMALL_PLANNER = {"samples": 16, "iterations": 2, "topk": 4, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
 def world_model(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    encoder = build_encoder("vit_tiny", img_size=64, depth=2)
-    predictor = build_ac_predictor("ac_tiny", embed_dim=encoder.embed_dim, img_size=64, depth=2)
-    path = tmp_path_factory.mktemp("ckpt") / "world_model.pt"
-    save_checkpoint(path, encoder=encoder, ac_predictor=predictor, meta={"note": "random weights for tests"})
-    return str(path)
+    return write_random_world_model(tmp_path_factory.mktemp("ckpt"), depth=2)
 
 
 def test_vjepa_ac_plans_every_step_within_bounds(world_model):
