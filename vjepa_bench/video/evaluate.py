@@ -1,8 +1,11 @@
-"""One frozen-encoder classification evaluation: cache train and eval features, train the probe grid, score.
+"""One frozen-encoder evaluation: cache train and eval features, train the probe grid, score.
 
-Results (``<output_dir>/results.json``) record the top-1 / top-5 of every head, both head selections
-(``head_selection`` names the primary one), the number of skipped (broken) and missing videos, and the deviations
-of this harness from the paper's protocol (features cached once, so training sees no augmentation).
+Classification benchmarks score top-1 / top-5; EK100 (``format=ek100``) trains verb / noun / action classifiers on
+clips that end ``anticipation_s`` before each action starts and scores class-mean recall@5 (``ek100_mode``:
+``official`` by default, or ``vjepa2_compat``). Results (``<output_dir>/results.json``) record the scores of every
+head, both head selections (``head_selection`` names the primary one), the number of skipped (broken) and missing
+videos, the feature layers, and the deviations of this harness from the paper's protocol (features cached once, so
+training sees no augmentation).
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.models import CheckpointError, VisionTransformer, build_encoder, load_checkpoint
-from vjepa_bench.video.annotations import read_split
-from vjepa_bench.video.features import ClipSpec, cache_features, load_features
+from vjepa_bench.video.annotations import Split, read_split
+from vjepa_bench.video.anticipation import EK100_LABELS, evaluate_anticipation_heads
+from vjepa_bench.video.features import CachedFeatures, ClipSpec, LayerSpec, cache_features, load_features
+from vjepa_bench.video.metrics import EK100_MODES, EK100Mode
 from vjepa_bench.video.probe_grid import GridConfig, evaluate_heads, train_heads
 
 HEAD_SELECTIONS = ("selected_on_heldout_train", "max_over_heads_on_eval")
@@ -26,8 +31,9 @@ HEAD_SELECTIONS = ("selected_on_heldout_train", "max_over_heads_on_eval")
 
 @dataclass(frozen=True)
 class VideoEvalConfig:
-    """``vjepa-bench video-eval``: the benchmark's annotation format and files, clip sampling, probe grid, encoder
-    (a checkpoint, or ``encoder_preset`` with random weights from ``seed``)."""
+    """``vjepa-bench video-eval``: the benchmark's annotation format and files, clip sampling, probe grid, cached
+    encoder layers, EK100 recall mode, encoder (a checkpoint, or ``encoder_preset`` with random weights from
+    ``seed``)."""
 
     benchmark: str = "sim_motion"
     data_dir: str = "data/sim_motion"
@@ -36,6 +42,8 @@ class VideoEvalConfig:
     eval_files: dict[str, Any] = field(default_factory=dict)
     clips: ClipSpec = ClipSpec()
     grid: GridConfig = GridConfig()
+    features: LayerSpec = LayerSpec()
+    ek100_mode: str = "official"
     checkpoint: str | None = None
     encoder_preset: str = "vit_tiny"
     seed: int = 0
@@ -49,6 +57,8 @@ class VideoEvalConfig:
             raise UsageError(f"head_selection must be one of {HEAD_SELECTIONS}, got {self.head_selection!r}")
         if self.clips.views not in (1, 3):
             raise UsageError(f"clips.views must be 1 or 3, got {self.clips.views}")
+        if self.ek100_mode not in EK100_MODES:
+            raise UsageError(f"ek100_mode must be one of {EK100_MODES}, got {self.ek100_mode!r}")
         if not self.grid.lrs or not self.grid.wds:
             raise UsageError("grid.lrs and grid.wds must each list at least one value")
 
@@ -65,6 +75,30 @@ def load_encoder(cfg: VideoEvalConfig) -> VisionTransformer:
     return encoder.eval()
 
 
+def _classification(cfg: VideoEvalConfig, split: Split, train: CachedFeatures, held: CachedFeatures
+                    ) -> dict[str, Any]:
+    heads, heldout = train_heads(cfg.grid, train.tokens, train.labels[:, 0], len(split.classes["label"]))
+    scores = evaluate_heads(heads, cfg.grid, train.tokens, train.labels[:, 0], heldout, held.tokens, held.labels[:, 0])
+    primary = scores[cfg.head_selection]
+    return {"top1": primary["top1"], "top5": primary["top5"], **scores}
+
+
+def _anticipation(cfg: VideoEvalConfig, split: Split, eval_split: Split, train: CachedFeatures,
+                  held: CachedFeatures) -> dict[str, Any]:
+    classes = {name: len(split.classes[name]) for name in EK100_LABELS}
+    heads, heldout = train_heads(cfg.grid, train.tokens, train.labels, classes)
+    by_id = {s.id: s for s in eval_split.samples}
+    participants = [by_id[i].participant or "" for i in held.ids]
+    tail = {name: eval_split.extra.get(f"tail_{name}", []) for name in ("verb", "noun")}
+    scores = evaluate_anticipation_heads(heads, cfg.grid, train.tokens, train.labels, heldout, held.tokens,
+                                         held.labels, participants, eval_split.extra.get("unseen_participants", []),
+                                         tail, cast(EK100Mode, cfg.ek100_mode))
+    primary = scores[cfg.head_selection]
+    return {"metric": "class-mean recall@5", "ek100_mode": cfg.ek100_mode,
+            "recall5": {name: primary[f"{name}_recall5"] for name in EK100_LABELS},
+            "trained_classes": eval_split.extra.get("trained_classes", classes), **scores}
+
+
 def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
     """Run (or resume) one evaluation and return the results written to ``results.json``."""
     cfg.validate()
@@ -75,20 +109,19 @@ def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
     encoder = load_encoder(cfg)
     train_split = read_split(cfg.format, **cfg.train_files)
     eval_split = read_split(cfg.format, **cfg.eval_files)
-    if len(train_split.heads) != 1:
-        raise UsageError(f"format {cfg.format!r} has heads {train_split.heads}; video-eval trains single-head probes")
-    train = load_features(cache_features(train_split, encoder, cfg.clips, out / "features_train.h5", cfg.num_workers))
-    held = load_features(cache_features(eval_split, encoder, cfg.clips, out / "features_eval.h5", cfg.num_workers))
+    if cfg.format != "ek100" and len(train_split.heads) != 1:
+        raise UsageError(f"format {cfg.format!r} has labels {train_split.heads}; only ek100 trains several classifiers")
+    train = load_features(cache_features(train_split, encoder, cfg.clips, out / "features_train.h5", cfg.num_workers,
+                                         cfg.features))
+    held = load_features(cache_features(eval_split, encoder, cfg.clips, out / "features_eval.h5", cfg.num_workers,
+                                        cfg.features))
     if len(train.tokens) == 0 or len(held.tokens) == 0:
         raise UsageError(f"no decodable videos in the train or eval split of {cfg.benchmark}")
-    classes = len(train_split.classes["label"])
-    heads, heldout = train_heads(cfg.grid, train.tokens, train.labels[:, 0], classes)
-    scores = evaluate_heads(heads, cfg.grid, train.tokens, train.labels[:, 0], heldout, held.tokens, held.labels[:, 0])
-    primary = scores[cfg.head_selection]
+    scores = (_anticipation(cfg, train_split, eval_split, train, held) if cfg.format == "ek100"
+              else _classification(cfg, train_split, train, held))
     results = {
         "benchmark": cfg.benchmark,
-        "top1": primary["top1"],
-        "top5": primary["top5"],
+        **{k: scores.pop(k) for k in ("top1", "top5", "metric", "ek100_mode", "recall5") if k in scores},
         "head_selection": cfg.head_selection,
         **scores,
         "encoder": cfg.checkpoint or f"{cfg.encoder_preset} (random weights, seed {cfg.seed})",
@@ -96,6 +129,7 @@ def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
         "skipped_broken": {"train": train.skipped, "eval": held.skipped},
         "missing_videos": {"train": train_split.missing, "eval": eval_split.missing},
         "clips": asdict(cfg.clips),
+        "features": asdict(cfg.features),
         "grid": asdict(cfg.grid),
         "deviations": ["probe trained on features cached once from view 0: no training augmentation"],
         "wall_s": round(time.perf_counter() - started, 1),

@@ -1,7 +1,9 @@
 """Frozen-encoder features of a split, cached in one HDF5 file so that probe heads train from one pass.
 
 Each sample becomes ``float16 (views, segments * tokens, D)``: the tokens of all segments of one view concatenated
-along the token axis, as the probe reads them. Rows are written as they are computed and a ``done`` flag per row
+along the token axis, as the probe reads them. With :class:`LayerSpec` layers, the tokens of one clip are the
+listed encoder blocks' outputs (each through the final LayerNorm) concatenated along the token axis, as the V-JEPA 2
+multi-level probe input is, or averaged. Rows are written as they are computed and a ``done`` flag per row
 makes an interrupted run resume; a video that cannot be decoded is flagged ``broken`` and counted, never fatal.
 """
 
@@ -37,6 +39,29 @@ class ClipSpec:
     fps: float = 8.0
 
 
+LAYER_MERGES = ("concat", "mean")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Which encoder outputs are cached: the final one (``layers`` null), or the listed blocks (0-based, negative
+    counts from the last) merged by ``concat`` (along the token axis) or ``mean``."""
+
+    layers: tuple[int, ...] | None = None
+    merge: str = "concat"
+
+    def __post_init__(self) -> None:
+        if self.layers is not None:  # a config gives a list; the cache key needs one spelling
+            object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+
+    def validate(self, depth: int) -> None:
+        if self.merge not in LAYER_MERGES:
+            raise UsageError(f"features.merge must be one of {LAYER_MERGES}, got {self.merge!r}")
+        if self.layers is not None and (not self.layers or any(not -depth <= i < depth for i in self.layers)):
+            raise UsageError(f"features.layers={list(self.layers)}: list block indices in [-{depth}, {depth}) "
+                             f"(the encoder has {depth} blocks), or null for the final output")
+
+
 def sample_views(sample: Sample, spec: ClipSpec) -> torch.Tensor:
     """Decoded, sampled and transformed clips ``(views, segments, 3, T, crop, crop)``; raises BrokenVideo."""
     if sample.end_time_s is not None:
@@ -53,12 +78,13 @@ def sample_views(sample: Sample, spec: ClipSpec) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_views(encoder: VisionTransformer, views: torch.Tensor) -> torch.Tensor:
-    """``(V, S, 3, T, H, W)`` -> tokens ``(V, S * N, D)``."""
+def encode_views(encoder: VisionTransformer, views: torch.Tensor, layers: LayerSpec = LayerSpec()) -> torch.Tensor:
+    """``(V, S, 3, T, H, W)`` -> tokens ``(V, S * N, D)`` (``N`` counts every concatenated layer's tokens)."""
     v, s = views.shape[:2]
-    tokens = encoder(views.flatten(0, 1))  # (V*S, N, D)
-    assert isinstance(tokens, torch.Tensor)
-    return tokens.reshape(v, s * tokens.shape[1], tokens.shape[2])
+    out = encoder(views.flatten(0, 1), out_layers=layers.layers)  # (V*S, N, D), or one such tensor per layer
+    if isinstance(out, list):
+        out = torch.cat(out, dim=1) if layers.merge == "concat" else torch.stack(out).mean(0)
+    return out.reshape(v, s * out.shape[1], out.shape[2])
 
 
 class _Decoded(torch.utils.data.Dataset):
@@ -79,8 +105,10 @@ class _Decoded(torch.utils.data.Dataset):
 
 
 def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, path: str | Path,
-                   num_workers: int = 0) -> Path:
+                   num_workers: int = 0, layers: LayerSpec = LayerSpec()) -> Path:
     """Encode every sample of ``split`` into ``path`` (resuming a partial file); returns the path."""
+    layers.validate(len(encoder.blocks))
+    settings = repr(spec) if layers == LayerSpec() else f"{spec!r} {layers!r}"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(split.samples)
@@ -88,14 +116,15 @@ def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, pat
     with h5py.File(path, "a") as f:
         if "ids" in f:
             stored = [x.decode() for x in f["ids"][:]]
-            if stored != ids or dict(f.attrs).get("spec") != repr(spec):
-                raise UsageError(f"{path}: cached for other samples or clip settings; delete it or pick another folder")
+            if stored != ids or dict(f.attrs).get("spec") != settings:
+                raise UsageError(f"{path}: cached for other samples, clip or layer settings; delete it or pick "
+                                 "another output_dir")
         else:
             f["ids"] = np.array(ids, dtype="S")
             f["labels"] = np.array([s.labels for s in split.samples], dtype=np.int64).reshape(n, -1)
             f.create_dataset("done", data=np.zeros(n, bool))
             f.create_dataset("broken", data=np.zeros(n, bool))
-            f.attrs["spec"] = repr(spec)
+            f.attrs["spec"] = settings
         todo = [i for i in range(n) if not f["done"][i]]
         loader = torch.utils.data.DataLoader(_Decoded(split.samples, spec, todo), batch_size=None,
                                              num_workers=num_workers)
@@ -104,7 +133,7 @@ def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, pat
                 log.warning("skipped broken video: %s", error)
                 f["broken"][i] = True
             else:
-                tokens = encode_views(encoder, views).to(torch.float16).numpy()
+                tokens = encode_views(encoder, views, layers).to(torch.float16).numpy()
                 if "tokens" not in f:
                     f.create_dataset("tokens", shape=(n, *tokens.shape), dtype="f2", chunks=(1, *tokens.shape))
                 f["tokens"][i] = tokens

@@ -1,0 +1,107 @@
+"""EK100 anticipation through video-eval (tiny official-format CSVs and MP4s, the vit_tiny encoder) and the
+multi-layer feature option."""
+
+import csv
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from vjepa_bench.cli import main
+from vjepa_bench.data.video import write_video
+from vjepa_bench.errors import UsageError
+from vjepa_bench.models import build_encoder
+from vjepa_bench.video.evaluate import VideoEvalConfig, run_video_eval
+from vjepa_bench.video.features import LayerSpec, encode_views, load_features
+
+COLUMNS = ["narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp", "stop_timestamp",
+           "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun", "noun_class", "all_nouns",
+           "all_noun_classes"]
+
+
+def _row(nid: str, video: str, start_s: float, verb: int, noun: int) -> list:
+    stamp = f"00:00:{start_s:05.2f}"
+    return [nid, video[:3], video, "", stamp, stamp, 0, 0, "", "", verb, "", noun, "", ""]
+
+
+@pytest.fixture(scope="module")
+def ek100(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ek100")
+    rng = np.random.default_rng(0)
+    for video in ("P01_01", "P02_01", "P03_01"):
+        write_video(root / "videos" / video[:3] / "videos" / f"{video}.MP4",
+                    rng.integers(0, 255, (96, 48, 64, 3), dtype=np.uint8), fps=8)
+    train = [_row(f"P0{p}_01_{i}", f"P0{p}_01", 2.0 + 2 * i, (i + p) % 3, (3, 5)[i % 2])
+             for p in (1, 2) for i in range(5)]
+    val = [_row("P01_01_v0", "P01_01", 5.0, 0, 5), _row("P03_01_v0", "P03_01", 3.0, 1, 5),
+           _row("P03_01_v1", "P03_01", 7.0, 2, 9)]  # noun 9 never trained: the pair (2, 9) has no action index
+    for name, rows in (("EPIC_100_train.csv", train), ("EPIC_100_validation.csv", val)):
+        with (root / name).open("w", newline="") as f:
+            csv.writer(f).writerows([COLUMNS, *rows])
+    (root / "unseen.csv").write_text("participant_id\nP03\n")
+    (root / "tail_verbs.csv").write_text("verb\n2\n")
+    return root
+
+
+def test_ek100_anticipation_official_then_compat(ek100, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["video-eval", "video=ek100", f"data_dir={ek100}", f"output_dir={out}",
+          f"eval_files.unseen_csv={ek100 / 'unseen.csv'}", f"eval_files.tail_verbs_csv={ek100 / 'tail_verbs.csv'}",
+          "clips.frames_per_clip=4", "clips.fps=4.0", "clips.crop=32", "grid.lrs=[1.0e-3,1.0e-4]", "grid.wds=[0.01]",
+          "grid.epochs=2", "grid.batch_size=4", "grid.depth=1", "grid.num_heads=3", "grid.heldout_fraction=0.2",
+          "features.layers=[2,5]"])
+    assert "ek100: class-mean recall@5 (official): verb" in capsys.readouterr().out
+    official = json.loads((out / "results.json").read_text())
+    assert official["ek100_mode"] == "official" and official["metric"] == "class-mean recall@5"
+    assert set(official["recall5"]) == {"verb", "noun", "action"}
+    assert all(0.0 <= v <= 1.0 for v in official["recall5"].values())
+    assert official["samples"] == {"train": 10, "eval": 3} and official["skipped_broken"] == {"train": 0, "eval": 0}
+    assert official["features"] == {"layers": [2, 5], "merge": "concat"}
+    assert official["trained_classes"] == {"verb": 3, "noun": 2, "action": 6}
+    head = official["heads"][0]
+    assert len(official["heads"]) == 2 and head["groups"]["unseen"]["action"]["num_samples_used"] == 2
+    assert head["groups"]["tail"]["verb"]["num_samples_used"] == 1
+    assert head["groups"]["overall"]["action"]["num_samples_used"] == 3
+    tokens = load_features(out / "features_eval.h5").tokens
+    assert tokens.shape == (3, 1, 2 * (4 // 2) * (32 // 16) ** 2, 192)  # two layers' tokens concatenated
+
+    cfg = VideoEvalConfig(
+        benchmark="ek100", format="ek100", train_files=official_files(ek100, "train"),
+        eval_files={**official_files(ek100, "validation"), "unseen_csv": str(ek100 / "unseen.csv"),
+                    "tail_verbs_csv": str(ek100 / "tail_verbs.csv")},
+        output_dir=str(out), ek100_mode="vjepa2_compat", features=LayerSpec((2, 5)))
+    cfg = replace(cfg, clips=replace(cfg.clips, frames_per_clip=4, fps=4.0, crop=32, frame_step=1),
+                  grid=replace(cfg.grid, lrs=(1e-3, 1e-4), wds=(0.01,), epochs=2, batch_size=4, depth=1, num_heads=3,
+                               heldout_fraction=0.2))
+    compat = run_video_eval(cfg)  # the cached features are reused
+    assert compat["ek100_mode"] == "vjepa2_compat"
+    assert compat["heads"][0]["groups"]["overall"]["action"]["num_samples_used"] == 2  # the untrained pair dropped
+    for c, o in zip(compat["heads"], official["heads"]):
+        assert c["action_recall5"] >= o["action_recall5"]
+
+
+def official_files(root, split: str) -> dict:
+    return {"split_csv": str(root / f"EPIC_100_{split}.csv"), "train_csv": str(root / "EPIC_100_train.csv"),
+            "video_dir": str(root / "videos")}
+
+
+def test_layer_spec_concat_mean_and_errors():
+    torch.manual_seed(0)
+    encoder = build_encoder("vit_tiny", depth=3, embed_dim=48, num_heads=3, mlp_hidden_dim=96).eval()
+    views = torch.randn(2, 1, 3, 4, 32, 32)  # 2 views, 1 segment
+    with torch.no_grad():
+        per_layer = encoder(views.flatten(0, 1), out_layers=[0, 2])
+    final = encode_views(encoder, views)
+    concat = encode_views(encoder, views, LayerSpec((0, -1)))
+    mean = encode_views(encoder, views, LayerSpec((0, 2), "mean"))
+    assert final.shape == (2, 8, 48) and concat.shape == (2, 16, 48)
+    torch.testing.assert_close(concat[:, 8:], final)
+    torch.testing.assert_close(mean, (per_layer[0] + per_layer[1]) / 2)
+    with pytest.raises(UsageError, match=r"features.layers=\[3\]"):
+        LayerSpec((3,)).validate(3)
+    with pytest.raises(UsageError, match="features.merge"):
+        LayerSpec((0,), "sum").validate(3)
+    with pytest.raises(UsageError, match="ek100_mode"):
+        run_video_eval(VideoEvalConfig(ek100_mode="strict"))
