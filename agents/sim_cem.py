@@ -66,7 +66,8 @@ class EnergyWeights:
     flange_rotation: float = 0.2
     gripper: float = 1.0
     object_position: float = 4.0
-    object_rotation: float = 0.05
+    object_rotation: float = 0.5
+    object_in_hand: float = 2.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -113,6 +114,11 @@ def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.arctan2(sine, (np.trace(r) - 1.0) / 2.0))  # accurate near 0, unlike arccos
 
 
+def in_hand(config: Configuration) -> np.ndarray:
+    """The object's position in the flange frame (m): where it is relative to the fingers."""
+    return config.flange_rotation.T @ (config.object_position - config.flange_position)
+
+
 def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]:
     """The unweighted distances of ``config`` to ``goal``, one per :class:`EnergyWeights` field."""
     terms = {
@@ -121,10 +127,12 @@ def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]
         "gripper": abs(float(config.closedness) - float(goal.closedness)),
         "object_position": 0.0,
         "object_rotation": 0.0,
+        "object_in_hand": 0.0,
     }
     if goal.object_position is not None and config.object_position is not None:
         terms["object_position"] = float(np.linalg.norm(config.object_position - goal.object_position))
         terms["object_rotation"] = rotation_angle(config.object_rotation, goal.object_rotation)
+        terms["object_in_hand"] = float(np.linalg.norm(in_hand(config) - in_hand(goal)))
     return terms
 
 

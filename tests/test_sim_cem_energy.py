@@ -28,7 +28,7 @@ def make(task: str, **kwargs):
 
 def test_the_documented_weights():
     assert dataclasses.asdict(W) == {"flange_position": 1.0, "flange_rotation": 0.2, "gripper": 1.0,
-                                     "object_position": 4.0, "object_rotation": 0.05}
+                                     "object_position": 4.0, "object_rotation": 0.5, "object_in_hand": 2.0}
     with pytest.raises(UsageError, match="weights.object"):
         EnergyWeights.from_dict({"object": 1.0})
     with pytest.raises(UsageError, match="weights.gripper"):
@@ -60,7 +60,11 @@ def test_energy_of_a_hand_built_configuration():
     assert terms["gripper"] == pytest.approx(goal.closedness, abs=1e-9)
     assert terms["object_position"] == pytest.approx(0.05, abs=1e-9)
     assert terms["object_rotation"] == pytest.approx(0.2, abs=1e-6)
-    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * goal.closedness + 4.0 * 0.05 + 0.05 * 0.2
+    # In the goal the object hangs straight below the flange, so the hand's turn about the vertical does not move
+    # it in the flange frame: the in-hand offset is the object's shift minus the flange's, |(-4, 6, -4) cm|.
+    in_hand = np.sqrt(0.04**2 + 0.06**2 + 0.04**2)
+    assert terms["object_in_hand"] == pytest.approx(in_hand, abs=1e-3)
+    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * goal.closedness + 4.0 * 0.05 + 0.5 * 0.2 + 2.0 * in_hand
     assert configuration_energy(read_configuration(u, d), goal, W) == pytest.approx(by_hand, abs=2e-3)
     env.close()
 
@@ -88,15 +92,23 @@ def test_energy_is_monotone_in_each_term():
         "gripper": lambda t: {"closedness": 0.25 + 0.75 * t},
         "object_position": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
         "object_rotation": lambda t: {"object_rotation": Rotation.from_euler("y", t * 2.5).as_matrix()},
+        # the hand and the object moved together: only the object's place in the hand stays
+        "object_in_hand": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
     }
     steps = np.linspace(0.0, 1.0, 21)
     for name, change in changes.items():
-        energies = [configuration_energy(dataclasses.replace(goal, **change(t)), goal, W) for t in steps]
+        configs = [dataclasses.replace(goal, **change(t)) for t in steps]
+        energies = [configuration_energy(c, goal, W) for c in configs]
+        terms = [energy_terms(c, goal) for c in configs]
         assert energies[0] == pytest.approx(0.0, abs=1e-12), name
         assert np.all(np.diff(energies) > 0), name
-        # each term enters linearly with its weight
-        end = dataclasses.replace(goal, **change(1.0))
-        assert energies[-1] == pytest.approx(getattr(W, name) * energy_terms(end, goal)[name]), name
+        assert np.all(np.diff([t[name] for t in terms]) > 0), name
+        for term in W.__dataclass_fields__:  # no term decreases, and the energy is their weighted sum
+            assert np.all(np.diff([t[term] for t in terms]) >= -1e-12), (name, term)
+        assert energies[-1] == pytest.approx(sum(getattr(W, k) * v for k, v in terms[-1].items())), name
+    shifted = dataclasses.replace(goal, flange_position=goal.flange_position + 0.1 * axis,
+                                  object_position=goal.object_position + 0.1 * axis)
+    assert energy_terms(shifted, goal)["object_in_hand"] == pytest.approx(0.0, abs=1e-12)
     closer = dataclasses.replace(goal, closedness=0.0)  # below the goal's closedness counts too
     assert configuration_energy(closer, goal, W) == pytest.approx(0.25)
 
