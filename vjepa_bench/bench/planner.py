@@ -71,6 +71,8 @@ def bench_planner(
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise UsageError(f"planners={unknown}: choose from {sorted(PRESETS)}")
+    if decisions < 1 or forward_repeats < 1:
+        raise UsageError(f"decisions={decisions} and forward_repeats={forward_repeats} must both be at least 1")
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
