@@ -89,3 +89,25 @@ def test_vjepa_ac_seeds_its_planner_per_episode(world_model):
     env.close()
     np.testing.assert_array_equal(actions[11][0], actions[11][1])
     assert not np.array_equal(actions[11][0], actions[12][0])
+
+
+def test_warm_start_carries_the_plan_within_an_episode_for_both_agents(world_model):
+    """Horizon 2 with warm start: each agent keeps its last (2, 7) plan between decisions and forgets it at reset,
+    and the warm episode is as reproducible as a cold one."""
+    settings = {"samples": 6, "iterations": 1, "topk": 2, "device": "cpu", "horizon": 2, "warm_start": True}
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, shadows=False)
+    for agent in (make_agent("sim_cem", planner=settings),
+                  make_agent("vjepa_ac", checkpoint=world_model, planner=settings)):
+        runs = []
+        for _ in range(2):
+            obs, info = env.reset(seed=21)
+            agent.reset(obs, info, env.unwrapped)
+            assert agent.planner.previous is None
+            actions = []
+            for _ in range(2):
+                actions.append(agent.act(obs))
+                assert agent.planner.previous.shape == (2, 7)
+                obs, *_ = env.step(actions[-1])
+            runs.append(actions)
+        np.testing.assert_array_equal(runs[0], runs[1])
+    env.close()
