@@ -12,10 +12,10 @@ from PIL import Image
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.models import build_encoder
-from vjepa_bench.video.annotations import read_split
+from vjepa_bench.video.annotations import Sample, read_split
 from vjepa_bench.video.clips import segment_clip_indices
 from vjepa_bench.data.video import write_video
-from vjepa_bench.video.features import ClipSpec, cache_features, load_features
+from vjepa_bench.video.features import ClipSpec, cache_features, load_features, sample_views
 
 SPEC = ClipSpec(frames_per_clip=4, frame_step=2, segments=2, views=3, crop=32, fps=8.0)
 
@@ -144,3 +144,13 @@ def test_segment_indices_cover_the_range_in_order():
     idx = segment_clip_indices(100, 4, 3, 2)
     assert idx.shape == (2, 4) and (np.diff(idx, axis=1) == 3).all() and idx[0, -1] < 50 <= idx[1, 0]
     assert segment_clip_indices(3, 4, 2, 1).max() == 2  # short video: the last frame repeats
+
+
+def test_random_clip_position_is_seeded_by_the_sample_id(tmp_path):
+    write_video(tmp_path / "long.mp4", _frames(9, n=60), fps=8)
+    spec = ClipSpec(frames_per_clip=4, frame_step=2, segments=1, views=1, crop=32, random_position=True)
+    a, b = Sample("a", str(tmp_path / "long.mp4"), (0,)), Sample("b", str(tmp_path / "long.mp4"), (0,))
+    middle = sample_views(a, ClipSpec(frames_per_clip=4, frame_step=2, segments=1, views=1, crop=32))
+    assert torch.equal(sample_views(a, spec), sample_views(a, spec))
+    assert not torch.equal(sample_views(a, spec), sample_views(b, spec))
+    assert not torch.equal(sample_views(a, spec), middle)

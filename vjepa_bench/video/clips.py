@@ -3,7 +3,7 @@
 Sampling (classification): the frame range of a video is cut into ``segments`` equal parts; in each part one clip
 of ``frames_per_clip`` frames, ``frame_step`` apart, is taken (indices past the end repeat the last frame). The clip
 sits in the middle of its part unless a random generator is given: the V-JEPA 2 loader draws that position at
-random even when validating, which ``sampling.random_position=true`` reproduces.
+random even when validating, which ``clips.random_position=true`` reproduces.
 
 Anticipation (EK100): one clip of ``frames_per_clip`` frames at ``fps`` ending at the observation end time.
 

@@ -10,6 +10,7 @@ makes an interrupted run resume; a video that cannot be decoded is flagged ``bro
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ClipSpec:
     """How clips are cut from one sample: frames per clip, frame step, segments, spatial views, crop size;
-    ``fps`` is used by anticipation samples (those with an observation end time)."""
+    ``fps`` is used by anticipation samples (those with an observation end time); ``random_position`` places each
+    segment's clip at random (seeded by the sample id, so a resumed cache agrees) instead of in the middle."""
 
     frames_per_clip: int = 16
     frame_step: int = 4
@@ -37,6 +39,7 @@ class ClipSpec:
     views: int = 1
     crop: int = 256
     fps: float = 8.0
+    random_position: bool = False
 
 
 LAYER_MERGES = ("concat", "mean")
@@ -71,7 +74,8 @@ def sample_views(sample: Sample, spec: ClipSpec) -> torch.Tensor:
                                    len(video.frames))
     else:
         video = decode_all(sample.path)
-        idx = segment_clip_indices(len(video.frames), spec.frames_per_clip, spec.frame_step, spec.segments,
+        rng = np.random.default_rng(zlib.crc32(sample.id.encode())) if spec.random_position else None
+        idx = segment_clip_indices(len(video.frames), spec.frames_per_clip, spec.frame_step, spec.segments, rng,
                                    start=sample.start_frame or 0, stop=sample.end_frame)
     clips = [eval_views(video.frames[row], spec.crop, spec.views) for row in idx]  # each (V, 3, T, H, W)
     return torch.stack(clips, dim=1)
@@ -108,7 +112,7 @@ def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, pat
                    num_workers: int = 0, layers: LayerSpec = LayerSpec()) -> Path:
     """Encode every sample of ``split`` into ``path`` (resuming a partial file); returns the path."""
     layers.validate(len(encoder.blocks))
-    settings = repr(spec) if layers == LayerSpec() else f"{spec!r} {layers!r}"
+    settings = f"{spec!r} {layers!r}"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(split.samples)
