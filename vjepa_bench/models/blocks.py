@@ -26,10 +26,10 @@ def _linear_into(
     return residual
 
 
-
 def _autocasting(x: torch.Tensor) -> bool:
     """Whether autocast is on for ``x``'s device type (devices without autocast, such as ``meta``, never are)."""
     return x.device.type in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(x.device.type)
+
 
 class Mlp(nn.Module):
     """fc1 -> exact GELU -> fc2."""
