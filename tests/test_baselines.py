@@ -5,12 +5,14 @@ A handful of seeds per case keeps this short; the 50-episode figures come from `
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import vjepa_bench.envs as envs
-from vjepa_bench.agents.base import AGENTS, Agent
+from vjepa_bench.agents.base import AGENTS
 from vjepa_bench.agents.random_agent import RandomAgent
 from vjepa_bench.agents.scripted import ScriptedAgent
 
@@ -30,10 +32,20 @@ CASES += [(env_id, obj) for env_id in envs.OBJECT_TASKS for obj in ("box", "cup"
 
 
 def test_agents_registered_and_follow_the_protocol():
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=32, shadows=False)
     for name, cls in (("scripted", ScriptedAgent), ("random", RandomAgent)):
         assert AGENTS[name] is cls
         agent = AGENTS[name]()
-        assert isinstance(agent, Agent) and agent.name == name
+        assert agent.name == name
+        obs, info = env.reset(seed=1)
+        agent.reset(obs, info, env.unwrapped)
+        for _ in range(3):  # act gives a finite 7-D action within the bounds; step_info is plain JSON
+            action = np.asarray(agent.act(obs))
+            assert action.shape == (layout.ACTION_DIM,) and np.all(np.isfinite(action))
+            assert np.all(action >= layout.ACTION_LOW) and np.all(action <= layout.ACTION_HIGH)
+            json.dumps(agent.step_info(), allow_nan=False)
+            obs = env.step(action)[0]
+    env.close()
 
 
 @pytest.mark.parametrize("env_id,obj", CASES)

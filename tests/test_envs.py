@@ -64,6 +64,7 @@ def test_docstring_specs_match_code():
                 continue
             assert repr(signature[name].default).replace("'", '"') == text, (cls.__name__, name)
         assert ("object" in documented) == cls.uses_object
+        assert set(documented) | {"self"} >= set(signature) - ({"object"} if not cls.uses_object else set()), cls
     assert "| 0.075" in reach.FrankaReachEnv.__doc__ and layout.MAX_POSITION_DELTA == 0.075
     assert "| 0.25" in reach.FrankaReachEnv.__doc__ and layout.MAX_ROTATION_DELTA == 0.25
     assert "within 4 cm" in reach.FrankaReachEnv.__doc__ and reach.SUCCESS_DISTANCE == 0.04
