@@ -73,7 +73,7 @@ def _momenta(config: PlannerConfig, device: torch.device) -> tuple[torch.Tensor,
     return m_mean.to(device), m_std.to(device)  # (A,), (A,)
 
 
-def evaluate(energy_fn: EnergyFn, actions: torch.Tensor, max_batch: int | None) -> torch.Tensor:
+def score_candidates(energy_fn: EnergyFn, actions: torch.Tensor, max_batch: int | None) -> torch.Tensor:
     """``energy_fn`` over ``(S, H, A)`` in chunks of at most ``max_batch`` sequences -> ``(S,)``."""
     if max_batch is None or actions.shape[0] <= max_batch:
         return energy_fn(actions)  # (S,)
@@ -130,7 +130,7 @@ def cem(
         sampled = mean[:, dims] + std[:, dims] * noise  # (S, H, Ap)
         actions = torch.zeros(samples, horizon, ACTION_DIM, device=device).index_copy(2, dims, sampled)  # (S, H, A)
         actions = torch.maximum(torch.minimum(actions, bound), -bound)  # (S, H, A) per-dim box
-        energies = evaluate(energy_fn, actions, config.max_batch).float()  # (S,)
+        energies = score_candidates(energy_fn, actions, config.max_batch).float()  # (S,)
         finite &= torch.isfinite(energies).all()
         elite_energies, elite_idx = torch.topk(energies, topk, largest=False, sorted=True)  # (K,), (K,)
         elites = actions[elite_idx]  # (K, H, A)

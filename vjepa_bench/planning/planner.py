@@ -12,7 +12,7 @@ import torch
 
 from vjepa_bench.devices import resolve_device
 from vjepa_bench.layout import GRIPPER
-from vjepa_bench.planning.cem import EnergyFn, cem, evaluate, require_finite_energy
+from vjepa_bench.planning.cem import EnergyFn, cem, require_finite_energy, score_candidates
 from vjepa_bench.planning.config import PlannerConfig
 from vjepa_bench.planning.gradient import refine
 
@@ -117,7 +117,7 @@ class Planner:
         with torch.inference_mode():
             self.previous = plan.detach().clone()  # (H, 7)
             actions = apply_deadband(plan.detach(), config)  # (H, 7)
-            energy = evaluate(energy_fn, actions[None], config.max_batch)[0]  # ()
+            energy = score_candidates(energy_fn, actions[None], config.max_batch)[0]  # ()
             require_finite_energy(torch.isfinite(energy), "the final evaluation of the plan")
         evaluations += config.horizon
         host = [t.detach().float().cpu() for t in (actions, energy, energies, out.elite_mean_energy, out.elite_std)]
