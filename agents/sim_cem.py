@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from mujoco import rollout
 from vjepa_bench.agents.base import register_agent
+from vjepa_bench.envs.controller import FINGER_OPEN
 
 from vjepa_bench import layout
 from vjepa_bench.errors import UsageError
@@ -90,7 +91,7 @@ class Configuration:
 
     flange_position: np.ndarray  # (3,) m
     flange_rotation: np.ndarray  # (3, 3)
-    closedness: float
+    fingers: np.ndarray  # (2,) each finger's closedness: 0 open (4 cm out), 1 at the centre line
     object_position: np.ndarray | None = None  # (3,) m
     object_rotation: np.ndarray | None = None  # (3, 3)
 
@@ -100,11 +101,12 @@ def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
     flange = env.model.site("flange").id
     position = data.site_xpos[flange].copy()
     rotation = data.site_xmat[flange].reshape(3, 3).copy()
-    closedness = env.controller.closedness(data)
+    left, right = data.qpos[env.controller.finger_qpos]  # left in [0, 0.04], right in [-0.04, 0]
+    fingers = np.clip(1.0 - np.array([left, -right]) / FINGER_OPEN, 0.0, 1.0)
     if not env.uses_object:
-        return Configuration(position, rotation, closedness)
+        return Configuration(position, rotation, fingers)
     body = env.model.body("object").id
-    return Configuration(position, rotation, closedness, data.xpos[body].copy(), data.xmat[body].reshape(3, 3).copy())
+    return Configuration(position, rotation, fingers, data.xpos[body].copy(), data.xmat[body].reshape(3, 3).copy())
 
 
 def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,7 +126,7 @@ def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]
     terms = {
         "flange_position": float(np.linalg.norm(config.flange_position - goal.flange_position)),
         "flange_rotation": rotation_angle(config.flange_rotation, goal.flange_rotation),
-        "gripper": abs(float(config.closedness) - float(goal.closedness)),
+        "gripper": float(np.mean(np.abs(config.fingers - goal.fingers))),
         "object_position": 0.0,
         "object_rotation": 0.0,
         "object_in_hand": 0.0,

@@ -39,8 +39,8 @@ def test_energy_of_a_hand_built_configuration():
     """Set the sim to a known offset from the grasp goal and check the energy against the terms by hand."""
     env, u, _, info = make("FrankaGrasp", object="box")
     (goal,) = goal_configurations(u, len(info["goal"]["steps"]))
-    # The goal: box held at its half width (3 of 4 cm finger travel: closedness about 1/4), lifted 10 cm.
-    assert goal.closedness == pytest.approx(0.25, abs=0.01)
+    # The goal: box held at its half width (each finger 3 cm out of its 4 cm travel: closedness 1/4), lifted 10 cm.
+    np.testing.assert_allclose(goal.fingers, [0.25, 0.25], atol=1e-12)
     np.testing.assert_allclose(goal.object_position, u.goal_object, atol=1e-3)  # IK accuracy
 
     d = u.data
@@ -57,14 +57,14 @@ def test_energy_of_a_hand_built_configuration():
     terms = energy_terms(read_configuration(u, d), goal)
     assert terms["flange_position"] == pytest.approx(0.05, abs=5e-4)  # IK accuracy
     assert terms["flange_rotation"] == pytest.approx(0.3, abs=5e-3)
-    assert terms["gripper"] == pytest.approx(goal.closedness, abs=1e-9)
+    assert terms["gripper"] == pytest.approx(0.25, abs=1e-9)
     assert terms["object_position"] == pytest.approx(0.05, abs=1e-9)
     assert terms["object_rotation"] == pytest.approx(0.2, abs=1e-6)
     # In the goal the object hangs straight below the flange, so the hand's turn about the vertical does not move
     # it in the flange frame: the in-hand offset is the object's shift minus the flange's, |(-4, 6, -4) cm|.
     in_hand = np.sqrt(0.04**2 + 0.06**2 + 0.04**2)
     assert terms["object_in_hand"] == pytest.approx(in_hand, abs=1e-3)
-    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * goal.closedness + 4.0 * 0.05 + 0.5 * 0.2 + 2.0 * in_hand
+    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * 0.25 + 4.0 * 0.05 + 0.5 * 0.2 + 2.0 * in_hand
     assert configuration_energy(read_configuration(u, d), goal, W) == pytest.approx(by_hand, abs=2e-3)
     env.close()
 
@@ -82,14 +82,14 @@ def test_energy_is_zero_at_every_goal_configuration():
 
 
 def test_energy_is_monotone_in_each_term():
-    goal = Configuration(np.array([0.5, 0.0, 0.2]), Rotation.from_euler("x", np.pi).as_matrix(), 0.25,
+    goal = Configuration(np.array([0.5, 0.0, 0.2]), Rotation.from_euler("x", np.pi).as_matrix(), np.array([0.25, 0.25]),
                          np.array([0.5, 0.0, 0.1]), np.eye(3))
     axis = np.array([0.6, -0.8, 0.0])
     changes = {
         "flange_position": lambda t: {"flange_position": goal.flange_position + t * 0.3 * axis},
         "flange_rotation": lambda t: {"flange_rotation": Rotation.from_euler("z", t * 2.5).as_matrix()
                                       @ goal.flange_rotation},
-        "gripper": lambda t: {"closedness": 0.25 + 0.75 * t},
+        "gripper": lambda t: {"fingers": np.array([0.25 + 0.75 * t, 0.25 + 0.3 * t])},
         "object_position": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
         "object_rotation": lambda t: {"object_rotation": Rotation.from_euler("y", t * 2.5).as_matrix()},
         # the hand and the object moved together: only the object's place in the hand stays
@@ -109,14 +109,18 @@ def test_energy_is_monotone_in_each_term():
     shifted = dataclasses.replace(goal, flange_position=goal.flange_position + 0.1 * axis,
                                   object_position=goal.object_position + 0.1 * axis)
     assert energy_terms(shifted, goal)["object_in_hand"] == pytest.approx(0.0, abs=1e-12)
-    closer = dataclasses.replace(goal, closedness=0.0)  # below the goal's closedness counts too
-    assert configuration_energy(closer, goal, W) == pytest.approx(0.25)
+    opener = dataclasses.replace(goal, fingers=np.array([0.0, 0.0]))  # below the goal's closedness counts too
+    assert configuration_energy(opener, goal, W) == pytest.approx(0.25)
+    # one finger pushed in by 0.2 and the other out by 0.2: the opening is the goal's, yet the fingers are not
+    skewed = dataclasses.replace(goal, fingers=np.array([0.45, 0.05]))
+    assert configuration_energy(skewed, goal, W) == pytest.approx(0.2)
 
 
 def test_reach_has_no_object_terms():
     env, u, obs, info = make("FrankaReach")
     (goal,) = goal_configurations(u, 1)
-    assert goal.object_position is None and goal.closedness == 0.0
+    assert goal.object_position is None
+    np.testing.assert_array_equal(goal.fingers, [0.0, 0.0])  # open
     terms = energy_terms(read_configuration(u, u.data), goal)
     assert terms["object_position"] == terms["object_rotation"] == 0.0
     assert terms["flange_position"] == pytest.approx(np.linalg.norm(u.flange_position() - u.goal_position),
