@@ -118,13 +118,18 @@ def train_heads(grid: GridConfig, tokens: np.ndarray, labels: np.ndarray, classe
 
 def evaluate_heads(heads: list[AttentiveProbe], grid: GridConfig, train_tokens: np.ndarray, train_labels: np.ndarray,
                    held: np.ndarray, eval_tokens: np.ndarray, eval_labels: np.ndarray) -> dict:
-    """Top-1 / top-5 of every head on the evaluation split and the two head selections."""
+    """Top-1 / top-5 of every head on the evaluation split and the two head selections. Each head also gets
+    ``train_top1``, its top-1 on the training samples it was trained on (not held out): a head near chance there
+    has not learned, whatever the encoder."""
     per_head = []
+    fit = np.setdiff1d(np.arange(len(train_tokens)), held)
     for head, (lr, wd) in zip(heads, grid_points(grid)):
         probs = view_averaged_probs(head, eval_tokens)
         held_top1 = topk_accuracy(view_averaged_probs(head, train_tokens[held]), train_labels[held], 1) if len(held) else float("nan")
+        train_top1 = topk_accuracy(view_averaged_probs(head, train_tokens[fit]), train_labels[fit], 1) if len(fit) else float("nan")
         per_head.append({"lr": lr, "wd": wd, "top1": topk_accuracy(probs, eval_labels, 1),
-                         "top5": topk_accuracy(probs, eval_labels, 5), "heldout_top1": held_top1})
+                         "top5": topk_accuracy(probs, eval_labels, 5), "heldout_top1": held_top1,
+                         "train_top1": train_top1})
     best_eval = max(range(len(per_head)), key=lambda i: per_head[i]["top1"])
     best_held = max(range(len(per_head)), key=lambda i: np.nan_to_num(per_head[i]["heldout_top1"], nan=-1.0))
     return {
