@@ -132,7 +132,7 @@ def test_step_contract_holds_for_any_action_stream(stream, seed):
         previous = env.target_pose()
         env.step(action)
         position, rotation, closedness = env.target_pose()
-        clipped = layout.clip_action(action)
+        clipped = layout.checked_action(action)  # what step() applies: float64, clipped
         expected_rotation = controller.bound_rotation(Rotation.from_euler("xyz", clipped[3:6]) * previous[1])
         assert (expected_rotation * rotation.inv()).magnitude() < 1e-5
         np.testing.assert_allclose(position, env.controller.bounded_position(previous[0] + clipped[:3], rotation), atol=1e-6)
