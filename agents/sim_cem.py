@@ -7,35 +7,50 @@ itself is never disturbed.
 
 Energy: the env renders each goal image from a goal configuration (``FrankaEnv.goal_data(i)``); the energy of a
 sequence compares the configuration reached after its last step with the configuration of the goal active now,
-term by term, the privileged analogue of what an image energy sees (where the hand is, how it is turned, how far
-the gripper is closed, where the object is and how it stands):
+term by term, the privileged analogue of what an image energy sees (where the hand is, how it is turned, where
+each finger is, where the object is, how it stands and where it sits between the fingers):
 
-======================  ==========  =======  =================================================================
-term                    unit        weight   why
-======================  ==========  =======  =================================================================
-flange position         m           1.0      the unit of the energy: 1 per metre
-flange orientation      rad         0.2      the controller's own IK weight (``ROTATION_WEIGHT``, 0.2 m per
-                                             rad): a 0.25 rad turn weighs as 5 cm, so orientation matters
-                                             without ever dragging the position
-gripper closedness      1 (0..1)    1.0      closing on the object at the grasp pose (closedness 0.25 in the
-                                             goal) must beat hovering open 10 cm above it (0.25 > 1.0 x 0.1 m),
-                                             and closing on nothing (closedness 1) must cost more than staying
-                                             open (0.75 > 0.25): the fingers count only when they hold something
-object position         m           4.0      the object is what the task is about: progress carrying it must
-                                             pay for the closed gripper (0.25) and the hand's detour, and
-                                             pushing it by 1 cm is worth moving the hand by 4 cm
-object orientation      rad         0.05     an upset or turned object costs something, far less than its
-                                             position (a 90 deg topple weighs as 8 cm of hand motion)
-======================  ==========  =======  =================================================================
+=================  ==========  =======  ===================================================================
+term               unit        weight   why
+=================  ==========  =======  ===================================================================
+flange position    m           1.0      the unit of the energy: 1 per metre
+flange rotation    rad         0.2      the controller's own IK weight (``ROTATION_WEIGHT``, 0.2 m per rad):
+                                        a 0.25 rad turn weighs as 5 cm, so the hand turns to the grasp
+                                        without the turn ever dragging the position
+gripper            1 (0..1)    1.0      each finger's closedness (0 open, 1 at the centre line), mean of
+                                        the two differences: holding the object (0.25 box, 0.2 cup in the
+                                        goals) must beat hovering open next to it (0.25 > 1.0 x a few cm),
+                                        closing on nothing (1) costs 0.75, and a finger pushed aside by the
+                                        object is not mistaken for a grasp (the opening alone would be)
+object position    m           4.0      the object is what the task is about: carrying it 1 cm is worth
+                                        4 cm of hand motion, so progress pays for the closed gripper
+object tilt        rad         0.5      a tipped object is a failure a camera sees at once: 0.1 rad weighs
+                                        as 5 cm, so plans that knock the mug's rim over are avoided
+object turn        rad         0.05     the object's turn about the vertical (modulo its symmetry: a quarter
+                                        turn for the box): visible but harmless, and closing on a box held
+                                        across its corners turns it square to the fingers (up to 45 deg,
+                                        which must cost less than the gripper it fixes: 0.04 < 0.25)
+object in hand     m           2.0      the object's position in the flange frame against the goal's (held
+                                        at the grip point): more than the flange's weight, so that moving
+                                        the open hand down onto the object is downhill although it leaves
+                                        the goal flange pose (net -1 per metre)
+=================  ==========  =======  ===================================================================
 
-Orientations compare by the angle of ``R R_goal^T``; the object terms exist only in tasks with an object. The
-terms are computed by :func:`energy_terms` and weighted by :class:`EnergyWeights` (``agent.kwargs.weights``).
-The goal used is the one active at the current step (as a world-model agent's goal image), for the whole horizon.
+Rotations compare by the angle of ``R R_goal^T``; the object terms exist only in tasks with an object. The terms
+are computed by :func:`energy_terms` and weighted by :class:`EnergyWeights` (``agent.kwargs.weights``). The goal
+used is the one active at the current step (as a world-model agent's goal image), for the whole horizon.
 
-Settings (see ``configs/agent/sim_cem.yaml`` and ``configs/planner/sim.yaml``): horizon 1 reaches but never grasps:
-from the hover above the object (the goal flange pose) every grasp first moves the hand away from its goal with
-the gripper open, which costs energy before the closed fingers pay it back, so the plan must look at least
-descend + descend + close = 3 steps ahead.
+Why the in-hand term: the other five compare each part with its own place in the goal, and have a local minimum
+the optimiser cannot leave: the hand hovering open at the goal flange pose (10 cm above the grasp in grasp and
+pick-and-place), since every grasp first moves the hand away from that pose before closed fingers pay it back.
+Without it horizon 1 never grasps, and horizon 2 finds the descend-and-close needle (about 1 cm wide across the
+fingers) only by chance (measured: 2/6 grasps with 64 x 3 samples).
+
+Rules (``agent.kwargs``): ``gripper="binary"`` executes every gripper delta as open or close (a continuous
+closedness lets the empty fingers stop at the goal's opening in mid-air, which matches the goal's gripper without
+holding anything); ``rotation="yaw"`` executes only the turn about the vertical (with ``planner.plan_rotation``:
+every goal's hand points straight down, the box's grasp needs its yaw). Settings and measured success:
+``configs/agent/sim_cem.yaml`` and ``configs/planner/sim.yaml``.
 """
 
 from __future__ import annotations
@@ -67,7 +82,8 @@ class EnergyWeights:
     flange_rotation: float = 0.2
     gripper: float = 1.0
     object_position: float = 4.0
-    object_rotation: float = 0.5
+    object_tilt: float = 0.5
+    object_turn: float = 0.05
     object_in_hand: float = 2.0
 
     def __post_init__(self) -> None:
@@ -94,6 +110,12 @@ class Configuration:
     fingers: np.ndarray  # (2,) each finger's closedness: 0 open (4 cm out), 1 at the centre line
     object_position: np.ndarray | None = None  # (3,) m
     object_rotation: np.ndarray | None = None  # (3, 3)
+    object_symmetry: float = 2 * np.pi
+    """Turn (rad) about its own axis after which the object looks the same (box: a quarter turn)."""
+
+
+OBJECT_SYMMETRY = {"box": np.pi / 2, "cup": 2 * np.pi}
+"""The turn about the vertical that maps each object onto itself (the mug's handle: only a full turn)."""
 
 
 def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
@@ -106,7 +128,8 @@ def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
     if not env.uses_object:
         return Configuration(position, rotation, fingers)
     body = env.model.body("object").id
-    return Configuration(position, rotation, fingers, data.xpos[body].copy(), data.xmat[body].reshape(3, 3).copy())
+    return Configuration(position, rotation, fingers, data.xpos[body].copy(), data.xmat[body].reshape(3, 3).copy(),
+                         OBJECT_SYMMETRY.get(env.object_kind, 2 * np.pi))
 
 
 def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
@@ -114,6 +137,19 @@ def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     r = a @ b.T
     sine = np.linalg.norm([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]]) / 2.0
     return float(np.arctan2(sine, (np.trace(r) - 1.0) / 2.0))  # accurate near 0, unlike arccos
+
+
+def tilt_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (rad) between the z axes of two rotation matrices: how far one is tipped against the other."""
+    za, zb = a[:, 2], b[:, 2]
+    return float(np.arctan2(np.linalg.norm(np.cross(za, zb)), za @ zb))
+
+
+def turn_angle(a: np.ndarray, b: np.ndarray, period: float = 2 * np.pi) -> float:
+    """Difference (rad, in [0, period / 2]) of the turns about the vertical (yaw of the x axis) of two rotation
+    matrices, modulo the object's symmetry ``period``."""
+    difference = np.arctan2(a[1, 0], a[0, 0]) - np.arctan2(b[1, 0], b[0, 0])
+    return float(abs((difference + period / 2) % period - period / 2))
 
 
 def in_hand(config: Configuration) -> np.ndarray:
@@ -128,12 +164,14 @@ def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]
         "flange_rotation": rotation_angle(config.flange_rotation, goal.flange_rotation),
         "gripper": float(np.mean(np.abs(config.fingers - goal.fingers))),
         "object_position": 0.0,
-        "object_rotation": 0.0,
+        "object_tilt": 0.0,
+        "object_turn": 0.0,
         "object_in_hand": 0.0,
     }
     if goal.object_position is not None and config.object_position is not None:
         terms["object_position"] = float(np.linalg.norm(config.object_position - goal.object_position))
-        terms["object_rotation"] = rotation_angle(config.object_rotation, goal.object_rotation)
+        terms["object_tilt"] = tilt_angle(config.object_rotation, goal.object_rotation)
+        terms["object_turn"] = turn_angle(config.object_rotation, goal.object_rotation, goal.object_symmetry)
         terms["object_in_hand"] = float(np.linalg.norm(in_hand(config) - in_hand(goal)))
     return terms
 

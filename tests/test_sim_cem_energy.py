@@ -28,7 +28,8 @@ def make(task: str, **kwargs):
 
 def test_the_documented_weights():
     assert dataclasses.asdict(W) == {"flange_position": 1.0, "flange_rotation": 0.2, "gripper": 1.0,
-                                     "object_position": 4.0, "object_rotation": 0.5, "object_in_hand": 2.0}
+                                     "object_position": 4.0, "object_tilt": 0.5, "object_turn": 0.05,
+                                     "object_in_hand": 2.0}
     with pytest.raises(UsageError, match="weights.object"):
         EnergyWeights.from_dict({"object": 1.0})
     with pytest.raises(UsageError, match="weights.gripper"):
@@ -51,7 +52,9 @@ def test_energy_of_a_hand_built_configuration():
     adr = u.model.jnt_qposadr[u.model.joint("object_joint").id]
     d.qpos[adr:adr + 3] = goal.object_position + [0.0, 0.03, -0.04]  # 5 cm away
     object_goal = Rotation.from_matrix(goal.object_rotation)
-    d.qpos[adr + 3:adr + 7] = np.roll((Rotation.from_euler("x", 0.2) * object_goal).as_quat(), 1)  # 0.2 rad
+    # turned 0.3 rad about the vertical and tipped 0.2 rad about its own x axis
+    tipped = Rotation.from_euler("z", 0.3) * object_goal * Rotation.from_euler("x", 0.2)
+    d.qpos[adr + 3:adr + 7] = np.roll(tipped.as_quat(), 1)
     mujoco.mj_forward(u.model, d)
 
     terms = energy_terms(read_configuration(u, d), goal)
@@ -59,12 +62,13 @@ def test_energy_of_a_hand_built_configuration():
     assert terms["flange_rotation"] == pytest.approx(0.3, abs=5e-3)
     assert terms["gripper"] == pytest.approx(0.25, abs=1e-9)
     assert terms["object_position"] == pytest.approx(0.05, abs=1e-9)
-    assert terms["object_rotation"] == pytest.approx(0.2, abs=1e-6)
+    assert terms["object_tilt"] == pytest.approx(0.2, abs=1e-6)
+    assert terms["object_turn"] == pytest.approx(0.3, abs=1e-6)
     # In the goal the object hangs straight below the flange, so the hand's turn about the vertical does not move
     # it in the flange frame: the in-hand offset is the object's shift minus the flange's, |(-4, 6, -4) cm|.
     in_hand = np.sqrt(0.04**2 + 0.06**2 + 0.04**2)
     assert terms["object_in_hand"] == pytest.approx(in_hand, abs=1e-3)
-    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * 0.25 + 4.0 * 0.05 + 0.5 * 0.2 + 2.0 * in_hand
+    by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * 0.25 + 4.0 * 0.05 + 0.5 * 0.2 + 0.05 * 0.3 + 2.0 * in_hand
     assert configuration_energy(read_configuration(u, d), goal, W) == pytest.approx(by_hand, abs=2e-3)
     env.close()
 
@@ -91,7 +95,8 @@ def test_energy_is_monotone_in_each_term():
                                       @ goal.flange_rotation},
         "gripper": lambda t: {"fingers": np.array([0.25 + 0.75 * t, 0.25 + 0.3 * t])},
         "object_position": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
-        "object_rotation": lambda t: {"object_rotation": Rotation.from_euler("y", t * 2.5).as_matrix()},
+        "object_tilt": lambda t: {"object_rotation": Rotation.from_euler("y", t * 1.5).as_matrix()},
+        "object_turn": lambda t: {"object_rotation": Rotation.from_euler("z", t * 3.0).as_matrix()},
         # the hand and the object moved together: only the object's place in the hand stays
         "object_in_hand": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
     }
@@ -116,13 +121,29 @@ def test_energy_is_monotone_in_each_term():
     assert configuration_energy(skewed, goal, W) == pytest.approx(0.2)
 
 
+def test_a_box_turned_a_quarter_looks_the_same_a_mug_does_not():
+    env, u, obs, info = make("FrankaGrasp", object="box")
+    (box,) = goal_configurations(u, 1)
+    env.close()
+    env, u, obs, info = make("FrankaGrasp", object="cup")
+    (cup,) = goal_configurations(u, 1)
+    env.close()
+    quarter = Rotation.from_euler("z", np.pi / 2).as_matrix()
+    for goal, expected in ((box, 0.0), (cup, np.pi / 2)):
+        turned = dataclasses.replace(goal, object_rotation=quarter @ goal.object_rotation)
+        assert energy_terms(turned, goal)["object_turn"] == pytest.approx(expected, abs=1e-9)
+        slightly = dataclasses.replace(goal, object_rotation=Rotation.from_euler("z", -0.1).as_matrix()
+                                       @ goal.object_rotation)
+        assert energy_terms(slightly, goal)["object_turn"] == pytest.approx(0.1, abs=1e-9)
+
+
 def test_reach_has_no_object_terms():
     env, u, obs, info = make("FrankaReach")
     (goal,) = goal_configurations(u, 1)
     assert goal.object_position is None
     np.testing.assert_array_equal(goal.fingers, [0.0, 0.0])  # open
     terms = energy_terms(read_configuration(u, u.data), goal)
-    assert terms["object_position"] == terms["object_rotation"] == 0.0
+    assert terms["object_position"] == terms["object_tilt"] == terms["object_turn"] == 0.0
     assert terms["flange_position"] == pytest.approx(np.linalg.norm(u.flange_position() - u.goal_position),
                                                        abs=1e-4)  # the goal pose is an IK solution
     env.close()
