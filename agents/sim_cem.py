@@ -8,7 +8,7 @@ itself is never disturbed.
 Energy: the env renders each goal image from a goal configuration (``FrankaEnv.goal_data(i)``); the energy of a
 sequence compares the configuration reached after its last step with the configuration of the goal active now,
 term by term, the privileged analogue of what an image energy sees (where the hand is, how it is turned, where
-each finger is, where the object is, how it stands and where it sits between the fingers):
+each finger is, where the object is, how it stands, and where and how it sits between the fingers):
 
 =================  ==========  =======  ===================================================================
 term               unit        weight   why
@@ -34,6 +34,10 @@ object in hand     m           2.0      the object's position in the flange fram
                                         at the grip point): more than the flange's weight, so that moving
                                         the open hand down onto the object is downhill although it leaves
                                         the goal flange pose (net -1 per metre)
+turn in hand       rad         1.0      the object's turn about the hand's axis (modulo its symmetry)
+                                        against the goal's: the hand must turn square to the box before it
+                                        comes down, or the box wedges across its corners between the open
+                                        fingers (turning in the air must beat that wedge: 0.25 rad a step)
 =================  ==========  =======  ===================================================================
 
 Rotations compare by the angle of ``R R_goal^T``; the object terms exist only in tasks with an object. The terms
@@ -85,6 +89,7 @@ class EnergyWeights:
     object_tilt: float = 0.5
     object_turn: float = 0.05
     object_in_hand: float = 2.0
+    object_turn_in_hand: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -167,12 +172,15 @@ def energy_terms(config: Configuration, goal: Configuration) -> dict[str, float]
         "object_tilt": 0.0,
         "object_turn": 0.0,
         "object_in_hand": 0.0,
+        "object_turn_in_hand": 0.0,
     }
     if goal.object_position is not None and config.object_position is not None:
         terms["object_position"] = float(np.linalg.norm(config.object_position - goal.object_position))
         terms["object_tilt"] = tilt_angle(config.object_rotation, goal.object_rotation)
         terms["object_turn"] = turn_angle(config.object_rotation, goal.object_rotation, goal.object_symmetry)
         terms["object_in_hand"] = float(np.linalg.norm(in_hand(config) - in_hand(goal)))
+        terms["object_turn_in_hand"] = turn_angle(config.flange_rotation.T @ config.object_rotation,
+                                                  goal.flange_rotation.T @ goal.object_rotation, goal.object_symmetry)
     return terms
 
 

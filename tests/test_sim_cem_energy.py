@@ -29,7 +29,7 @@ def make(task: str, **kwargs):
 def test_the_documented_weights():
     assert dataclasses.asdict(W) == {"flange_position": 1.0, "flange_rotation": 0.2, "gripper": 1.0,
                                      "object_position": 4.0, "object_tilt": 0.5, "object_turn": 0.05,
-                                     "object_in_hand": 2.0}
+                                     "object_in_hand": 2.0, "object_turn_in_hand": 1.0}
     with pytest.raises(UsageError, match="weights.object"):
         EnergyWeights.from_dict({"object": 1.0})
     with pytest.raises(UsageError, match="weights.gripper"):
@@ -68,6 +68,8 @@ def test_energy_of_a_hand_built_configuration():
     # it in the flange frame: the in-hand offset is the object's shift minus the flange's, |(-4, 6, -4) cm|.
     in_hand = np.sqrt(0.04**2 + 0.06**2 + 0.04**2)
     assert terms["object_in_hand"] == pytest.approx(in_hand, abs=1e-3)
+    # the hand turned 0.3 rad about the vertical, so did the object: no turn between them
+    assert terms["object_turn_in_hand"] == pytest.approx(0.0, abs=5e-3)
     by_hand = 1.0 * 0.05 + 0.2 * 0.3 + 1.0 * 0.25 + 4.0 * 0.05 + 0.5 * 0.2 + 0.05 * 0.3 + 2.0 * in_hand
     assert configuration_energy(read_configuration(u, d), goal, W) == pytest.approx(by_hand, abs=2e-3)
     env.close()
@@ -97,6 +99,9 @@ def test_energy_is_monotone_in_each_term():
         "object_position": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
         "object_tilt": lambda t: {"object_rotation": Rotation.from_euler("y", t * 1.5).as_matrix()},
         "object_turn": lambda t: {"object_rotation": Rotation.from_euler("z", t * 3.0).as_matrix()},
+        # the hand turned about the vertical over the object: it also moves away from the goal's turn
+        "object_turn_in_hand": lambda t: {"flange_rotation": Rotation.from_euler("z", t * 3.0).as_matrix()
+                                          @ goal.flange_rotation},
         # the hand and the object moved together: only the object's place in the hand stays
         "object_in_hand": lambda t: {"object_position": goal.object_position + t * 0.3 * axis},
     }
