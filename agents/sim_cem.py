@@ -76,6 +76,8 @@ from vjepa_bench.planning import SIM_CEM, Planner, PlannerConfig
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 """The physics state ``FrankaEnv.get_sim_state`` stores."""
+CONTROL_SPEC = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
+"""What each rollout step sets besides the physics state: the servo targets and the mocap bodies' poses."""
 
 
 @dataclass(frozen=True)
@@ -270,8 +272,13 @@ class SimCEMAgent:
         threads = min(os.cpu_count() or 1, samples)
         while len(self._pool) < threads:
             self._pool.append(mujoco.MjData(env.model))
+        # Bit for bit what env.step would do: the physics state leaves out the mocap bodies (the coaster), which
+        # travel with the controls, and the solver's warm start, which is passed on.
+        mocap = np.concatenate([env.data.mocap_pos.ravel(), env.data.mocap_quat.ravel()])
+        control = np.concatenate([control, np.broadcast_to(mocap, control.shape[:2] + mocap.shape)], axis=2)
+        warmstart = np.tile(env.data.qacc_warmstart, (samples, 1))
         states, _ = rollout.rollout(env.model, self._pool[:threads], np.tile(snapshot["physics"], (samples, 1)),
-                                    control)
+                                    control, control_spec=CONTROL_SPEC, initial_warmstart=warmstart)
         out, d = [], self._scratch
         for s in range(samples):
             mujoco.mj_setState(env.model, d, states[s, -1], STATE_SPEC)
