@@ -65,8 +65,11 @@ def test_energy_of_a_hand_built_configuration():
     assert terms["object_tilt"] == pytest.approx(0.2, abs=1e-6)
     assert terms["object_turn"] == pytest.approx(0.3, abs=1e-6)
     # In the goal the object hangs straight below the flange, so the hand's turn about the vertical does not move
-    # it in the flange frame: the in-hand offset is the object's shift minus the flange's, |(-4, 6, -4) cm|.
-    in_hand = np.sqrt(0.04**2 + 0.06**2 + 0.04**2)
+    # it in the flange frame: the in-hand offset is the object's shift minus the flange's, (-4, 6, -4) cm turned
+    # by -0.3 rad about the vertical into the hand's axes (the flange frame of the top-down goal hand: x and y
+    # of the goal flange rotation), summed as absolute values.
+    shift = Rotation.from_euler("z", -0.3).apply([-0.04, 0.06, -0.04])
+    in_hand = np.abs(goal.flange_rotation.T @ shift).sum()
     assert terms["object_in_hand"] == pytest.approx(in_hand, abs=1e-3)
     # the hand turned 0.3 rad about the vertical, so did the object: no turn between them
     assert terms["object_turn_in_hand"] == pytest.approx(0.0, abs=5e-3)
