@@ -29,8 +29,14 @@ def test_every_registered_agent_has_one_schema_and_one_config_file():
 def test_each_agent_schema_lists_the_agents_own_settings(name):
     factory = load_agents()[name]
     accepted = set(inspect.signature(factory).parameters)
-    declared = {f.name for f in dataclasses.fields(AGENT_SCHEMAS[name]().kwargs)}
+    kwargs = AGENT_SCHEMAS[name]().kwargs
+    declared = {f.name for f in dataclasses.fields(kwargs)}
     assert declared <= accepted, declared - accepted
+    for f in dataclasses.fields(kwargs):  # a plain default in the schema is the agent's own default
+        default = inspect.signature(factory).parameters[f.name].default
+        if f.default is not dataclasses.MISSING and isinstance(f.default, (str, int, float, bool)) \
+                and not str(f.default).startswith("${"):
+            assert f.default == default, (name, f.name)
 
 
 @pytest.mark.parametrize("command", sorted({c.config for c in COMMANDS.values()}))

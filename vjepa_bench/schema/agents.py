@@ -44,6 +44,8 @@ class ScriptedAgentConfig:
 class SimCEMKwargs:
     planner: PlannerConfig = II("planner")
     weights: Dict[str, float] = field(default_factory=dict)  # energy weights by term; unset terms keep the default
+    gripper: str = "binary"  # gripper rule (agents/sim_cem.py GRIPPER_RULES)
+    rotation: str = "yaw"  # rotation rule (agents/sim_cem.py ROTATION_RULES)
 
 
 @dataclass
