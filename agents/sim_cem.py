@@ -20,8 +20,10 @@ flange rotation    rad         0.2      the controller's own IK weight (``ROTATI
 gripper            1 (0..1)    1.0      each finger's closedness (0 open, 1 at the centre line), mean of
                                         the two differences: holding the object (0.25 box, 0.2 cup in the
                                         goals) must beat hovering open next to it (0.25 > 1.0 x a few cm),
-                                        closing on nothing (1) costs 0.75, and a finger pushed aside by the
-                                        object is not mistaken for a grasp (the opening alone would be)
+                                        closing on nothing (1) costs 0.75; per finger, and each counted at
+                                        most as closed as the gripper is commanded, so that a finger pushed
+                                        in by the object (resting on its edge, or across a box's corners)
+                                        is not mistaken for a grasp
 object position    m           4.0      the object is what the task is about: carrying it 1 cm is worth
                                         4 cm of hand motion, so progress pays for the closed gripper
 object tilt        rad         0.5      a tipped object is a failure a camera sees at once: 0.1 rad weighs
@@ -129,13 +131,17 @@ OBJECT_SYMMETRY = {"box": np.pi / 2, "cup": 2 * np.pi}
 """The turn about the vertical that maps each object onto itself (the mug's handle: only a full turn)."""
 
 
-def read_configuration(env: Any, data: mujoco.MjData) -> Configuration:
-    """The configuration of ``data`` (kinematics must be current) in ``env``'s model."""
+def read_configuration(env: Any, data: mujoco.MjData, commanded: float | None = None) -> Configuration:
+    """The configuration of ``data`` (kinematics must be current) in ``env``'s model. ``commanded``: the gripper's
+    target closedness; each finger then counts as closed at most as far as the gripper closes it (a finger that
+    the object pushes in while the gripper is open does not count). None: as measured (goal configurations)."""
     flange = env.model.site("flange").id
     position = data.site_xpos[flange].copy()
     rotation = data.site_xmat[flange].reshape(3, 3).copy()
     left, right = data.qpos[env.controller.finger_qpos]  # left in [0, 0.04], right in [-0.04, 0]
     fingers = np.clip(1.0 - np.array([left, -right]) / FINGER_OPEN, 0.0, 1.0)
+    if commanded is not None:
+        fingers = np.minimum(fingers, float(commanded))
     if not env.uses_object:
         return Configuration(position, rotation, fingers)
     body = env.model.body("object").id
@@ -265,13 +271,14 @@ class SimCEMAgent:
         actions = self.executed(actions)
         samples, horizon = actions.shape[:2]
         snapshot = env.get_sim_state()
-        controls = []
+        controls, commanded = [], []
         for s in range(samples):
             state, plans = snapshot["controller"], []
             for h in range(horizon):
                 state, ctrl = env.controller.plan_step(state, actions[s, h])
                 plans.append(ctrl)
             controls.append(np.concatenate(plans))
+            commanded.append(state.grip)
         control = np.stack(controls)  # (S, H * substeps, nu)
         threads = min(os.cpu_count() or 1, samples)
         while len(self._pool) < threads:
@@ -287,7 +294,7 @@ class SimCEMAgent:
         for s in range(samples):
             mujoco.mj_setState(env.model, d, states[s, -1], STATE_SPEC)
             mujoco.mj_kinematics(env.model, d)
-            out.append(read_configuration(env, d))
+            out.append(read_configuration(env, d, commanded[s]))
         return out
 
     def executed(self, actions: np.ndarray) -> np.ndarray:

@@ -197,3 +197,15 @@ def test_yaw_rule_executes_only_the_turn_about_the_vertical():
     executed = agent.executed(np.full((1, 1, 7), 0.2))
     np.testing.assert_allclose(executed[0, 0], [0.075, 0.075, 0.075, 0.0, 0.0, 0.2, 0.0])
     env.close()
+
+
+def test_fingers_count_only_as_far_as_the_gripper_closes_them():
+    env, u, _, info = make("FrankaGrasp", object="box")
+    (goal,) = goal_configurations(u, 1)
+    d = u.goal_data(0)  # the fingers on the box at its half width: closedness 1/4 each
+    np.testing.assert_allclose(read_configuration(u, d).fingers, [0.25, 0.25], atol=1e-12)
+    np.testing.assert_allclose(read_configuration(u, d, commanded=1.0).fingers, [0.25, 0.25], atol=1e-12)
+    # the same fingers with the gripper commanded open: pushed in by the object, not closed by the gripper
+    np.testing.assert_array_equal(read_configuration(u, d, commanded=0.0).fingers, [0.0, 0.0])
+    assert energy_terms(read_configuration(u, d, commanded=0.0), goal)["gripper"] == pytest.approx(0.25)
+    env.close()
