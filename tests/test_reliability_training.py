@@ -125,6 +125,20 @@ def test_a_pretrain_resume_on_another_data_order_is_refused(store: Path, tmp_pat
     pretrain(cfg)  # the saved settings still resume (finished: nothing to do)
 
 
+def test_a_pretrain_resume_with_another_model_is_refused(store: Path, tmp_path: Path):
+    out = tmp_path / "pt"
+    cfg = _pretrain_config(store, out)
+    pretrain(cfg)
+    saved = (out / "train_state.pt").read_bytes()
+    heads = dataclasses.replace(cfg, encoder_overrides={**TINY_ENCODER, "num_heads": 4})  # same shapes
+    wider = dataclasses.replace(cfg, predictor_overrides={**TINY_PRED, "predictor_embed_dim": 32})
+    for changed in (heads, wider):
+        with pytest.raises(UsageError, match="another encoder or predictor config") as err:
+            pretrain(changed)
+        assert str(out / "train_state.pt") in str(err.value) and "\n" not in str(err.value)
+    assert (out / "train_state.pt").read_bytes() == saved
+
+
 def test_a_kill_while_metrics_history_is_rewritten_keeps_it(tmp_path: Path):
     history = "step,split,lr,loss,loss_tf,loss_rollout,grad_norm,ema,seconds\n" + "".join(
         f"{s},train,0.001,{1 / s:.4f},,,,,{s}\n" for s in range(1, 6)

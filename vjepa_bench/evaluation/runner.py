@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
+import tempfile
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -117,8 +117,11 @@ def _check_output_dir(folder: Path) -> None:
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
         raise UsageError(f"output_dir={folder}: {existing} is a file, not a folder; choose another output_dir=...")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"output_dir={folder}: {existing} is read-only; choose a writable output_dir=...")
+    try:  # a real write, not os.access: root passes access checks on read-only file systems
+        tempfile.TemporaryDirectory(prefix=".vjepa-bench-probe-", dir=existing).cleanup()
+    except OSError as e:
+        raise UsageError(f"output_dir={folder}: cannot write in {existing} ({e.strerror}); choose a writable "
+                         "output_dir=...") from None
 
 
 def _check_spec(spec: EvalSpec) -> None:

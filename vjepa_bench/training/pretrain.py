@@ -178,10 +178,18 @@ class Pretrainer(TrainLoop[PretrainConfig]):
         for t, s in zip(self.target.parameters(), self.jepa.encoder.parameters()):
             t.mul_(m).add_(s.detach(), alpha=1.0 - m)
 
+    def _model_configs(self) -> dict[str, Any]:
+        return {"encoder": self.jepa.encoder.config.to_dict(), "predictor": self.jepa.predictor.config.to_dict()}
+
     def _model_state(self) -> dict[str, Any]:
-        return {"jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict()}
+        return {"jepa": self.jepa.state_dict(), "target_encoder": self.target.state_dict(),
+                "model_configs": self._model_configs()}
 
     def _load_model_state(self, state: dict[str, Any], path: Path) -> None:
+        if state.get("model_configs") != self._model_configs():
+            raise UsageError(f"{path} was trained with another encoder or predictor config (encoder, "
+                             "predictor or their overrides); keep the saved settings, use a new output_dir or "
+                             "resume=false")
         self.jepa.load_state_dict(state["jepa"])
         self.target.load_state_dict(state["target_encoder"])
 
