@@ -243,7 +243,7 @@ class SimCEMAgent:
         """``planner``: planner settings, ``None`` = ``SIM_CEM``; ``weights``: energy weights (module docstring);
         ``gripper``: one of ``GRIPPER_RULES`` and ``rotation``: one of ``ROTATION_RULES``, both applied to every
         sampled sequence and to the executed action."""
-        self.planner = Planner(SIM_CEM if planner is None else PlannerConfig.from_dict(planner))
+        self.planner = Planner(SIM_CEM if planner is None else PlannerConfig.from_dict(planner), device="cpu")
         self.weights = EnergyWeights.from_dict(weights)
         if gripper not in GRIPPER_RULES:
             raise UsageError(f"agent.kwargs.gripper={gripper!r}: choose one of {', '.join(GRIPPER_RULES)}")

@@ -10,6 +10,7 @@ from vjepa_bench.agents.base import register_agent
 from vjepa_bench.assets import asset_path
 
 from vjepa_bench.data.transforms import preprocess_frames
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import active_goal
 from vjepa_bench.models import (
@@ -48,9 +49,11 @@ class VJepaACAgent:
         planner: dict[str, Any] | None = None,
         checkpoint_dir: str | None = None,
         image_size: int | None = None,
+        device: str = "auto",
     ) -> None:
-        self.planner = Planner(PlannerConfig.from_dict(planner))
-        self.device = self.planner.device
+        """``device``: where the world model lives and the planner works (``vjepa_bench.devices`` names)."""
+        self.device = resolve_device(device, "agent.kwargs.device")
+        self.planner = Planner(PlannerConfig.from_dict(planner), self.device)
         source = resolve_world_model(checkpoint)
         try:
             loaded = load_checkpoint(source, checkpoint_dir=checkpoint_dir, device=self.device)

@@ -30,7 +30,7 @@ VALUES = st.one_of(
 EVAL_KEYS = ["episodes", "seed", "videos", "progress", "env.kwargs.image_size", "env.kwargs.object",
              "camera.pose.azimuth_deg", "camera.pose.elevation_deg", "camera.pose.distance", "camera.pose.fovy_deg",
              "camera.pose.lookat", "planner.samples", "planner.topk", "planner.iterations", "planner.gripper_clip",
-             "planner.max_batch", "planner.device", "agent.kwargs.seed", "agent.kwargs.bogus", "bogus"]
+             "planner.max_batch", "agent.kwargs.device", "agent.kwargs.seed", "agent.kwargs.bogus", "bogus"]
 COLLECT_KEYS = ["episodes", "seed", "shard_size", "max_steps", "policy", "env.kwargs.image_size",
                 "env.kwargs.object", "camera.pose.azimuth_deg", "camera.pose.distance", "bogus"]
 GROUPS = {"env": ["reach", "grasp", "pick_place", "nope"], "agent": ["random", "scripted", "sim_cem", "nope"],

@@ -13,7 +13,7 @@ from vjepa_bench.planning import Planner, PlannerConfig
 from vjepa_bench.planning.planner import episode_seed
 from world_models import write_random_world_model
 
-TINY = PlannerConfig(samples=16, iterations=2, topk=4, horizon=2, device="cpu", seed=3)
+TINY = PlannerConfig(samples=16, iterations=2, topk=4, horizon=2, seed=3)
 
 
 def quadratic(actions: torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ def test_the_episode_seed_is_the_envs_np_random_seed():
 
 def _sim_cem_first_actions(seeds: list[int]) -> list[np.ndarray]:
     env = gym.make("vjepa_bench/FrankaReach-v1", image_size=16, shadows=False)
-    agent = make_agent("sim_cem", planner={"samples": 6, "iterations": 1, "topk": 2, "device": "cpu"})
+    agent = make_agent("sim_cem", planner={"samples": 6, "iterations": 1, "topk": 2})
     actions = []
     for seed in seeds:
         obs, info = env.reset(seed=seed)
@@ -78,8 +78,8 @@ def world_model(tmp_path_factory) -> str:
 
 def test_vjepa_ac_seeds_its_planner_per_episode(world_model):
     env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, shadows=False)
-    agent = make_agent("vjepa_ac", checkpoint=world_model,
-                       planner={"samples": 8, "iterations": 1, "topk": 2, "device": "cpu", "seed": 5})
+    agent = make_agent("vjepa_ac", checkpoint=world_model, device="cpu",
+                       planner={"samples": 8, "iterations": 1, "topk": 2, "seed": 5})
     actions = {}
     for seed in (11, 12, 11):
         obs, info = env.reset(seed=seed)
@@ -94,10 +94,10 @@ def test_vjepa_ac_seeds_its_planner_per_episode(world_model):
 def test_warm_start_carries_the_plan_within_an_episode_for_both_agents(world_model):
     """Horizon 2 with warm start: each agent keeps its last (2, 7) plan between decisions and forgets it at reset,
     and the warm episode is as reproducible as a cold one."""
-    settings = {"samples": 6, "iterations": 1, "topk": 2, "device": "cpu", "horizon": 2, "warm_start": True}
+    settings = {"samples": 6, "iterations": 1, "topk": 2, "horizon": 2, "warm_start": True}
     env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, shadows=False)
     for agent in (make_agent("sim_cem", planner=settings),
-                  make_agent("vjepa_ac", checkpoint=world_model, planner=settings)):
+                  make_agent("vjepa_ac", checkpoint=world_model, device="cpu", planner=settings)):
         runs = []
         for _ in range(2):
             obs, info = env.reset(seed=21)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import ACTION_DIM, GRIPPER, POSITION, ROTATION
 from vjepa_bench.planning import (
@@ -18,11 +19,10 @@ from vjepa_bench.planning import (
     Planner,
     PlannerConfig,
     initial_std,
-    resolve_device,
 )
 from vjepa_bench.planning import config as config_module
 
-SMALL = PlannerConfig(samples=200, iterations=8, topk=10, device="cpu")
+SMALL = PlannerConfig(samples=200, iterations=8, topk=10)
 
 
 class Recorder:
@@ -122,7 +122,7 @@ def test_resolve_device():
 
 def test_paper_cem_finds_target_to_5mm():
     target = [0.031, -0.052, 0.017]
-    result = Planner(PAPER_CEM.replace(device="cpu")).plan(reach_l1(target))
+    result = Planner(PAPER_CEM).plan(reach_l1(target))
     assert result.actions.shape == (1, ACTION_DIM) and result.actions.dtype == np.float32
     assert np.abs(result.actions[0, POSITION] - target).max() < 0.005
     assert result.energy < 0.005
@@ -140,7 +140,7 @@ def test_multistep_quadratic_waypoints():
     def energy(actions):  # (S, H, 7): squared distance of every imagined position to its waypoint
         return ((actions[..., POSITION].cumsum(1) - waypoints) ** 2).sum((1, 2))
 
-    result = Planner(PAPER_CEM.replace(horizon=3, device="cpu")).plan(energy)
+    result = Planner(PAPER_CEM.replace(horizon=3)).plan(energy)
     positions = np.cumsum(result.actions[:, POSITION], 0)
     assert np.abs(positions - waypoints.numpy()).max() < 0.005
     assert result.evaluations == 800 * 10 * 3 + 3
@@ -257,7 +257,7 @@ def test_chunking_matches_one_batch(method):
 
 def test_warm_start_shifts_previous_plan():
     config = PlannerConfig(
-        samples=16, iterations=1, topk=4, horizon=3, init_position_std=1e-6, plan_gripper=False, device="cpu"
+        samples=16, iterations=1, topk=4, horizon=3, init_position_std=1e-6, plan_gripper=False
     )
     energy = reach_l1([0.0, 0.0, 0.0])
     previous = torch.zeros(3, ACTION_DIM)
@@ -278,8 +278,8 @@ def test_cem_grad_beats_small_budget_on_quadratic():
     def energy(actions):
         return ((actions[..., POSITION].cumsum(1) - waypoints) ** 2).sum((1, 2))
 
-    paper = Planner(PAPER_CEM.replace(horizon=2, device="cpu")).plan(energy)
-    fast = Planner(FAST_CEM_GRAD.replace(horizon=2, device="cpu")).plan(energy)
+    paper = Planner(PAPER_CEM.replace(horizon=2)).plan(energy)
+    fast = Planner(FAST_CEM_GRAD.replace(horizon=2)).plan(energy)
     assert fast.method == "cem_grad" and fast.gradient_evaluations == 4 * 60 * 2
     cem_evaluations, grad_evaluations = 64 * 3 * 2, 4 * (60 + 1) * 2  # samples x iterations x horizon; Adam
     assert fast.evaluations == cem_evaluations + grad_evaluations + 2

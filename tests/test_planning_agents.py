@@ -12,7 +12,7 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import run_episode
 from world_models import write_random_world_model
 
-SMALL_PLANNER = {"samples": 16, "iterations": 2, "topk": 4, "device": "cpu"}
+SMALL_PLANNER = {"samples": 16, "iterations": 2, "topk": 4}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def world_model(tmp_path_factory) -> str:
 
 def test_vjepa_ac_plans_every_step_within_bounds(world_model):
     env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, max_episode_steps=3)
-    agent = make_agent("vjepa_ac", checkpoint=world_model, planner=SMALL_PLANNER)
+    agent = make_agent("vjepa_ac", checkpoint=world_model, device="cpu", planner=SMALL_PLANNER)
     record = run_episode(env, agent, seed=0)
     env.close()
     assert record["steps"] == 3
@@ -36,7 +36,8 @@ def test_vjepa_ac_plans_every_step_within_bounds(world_model):
 def test_vjepa_ac_switches_goals_on_the_pick_and_place_schedule(world_model):
     env = gym.make("vjepa_bench/FrankaPickPlace-v1", image_size=64, shadows=False)
     obs, info = env.reset(seed=0)
-    agent = make_agent("vjepa_ac", checkpoint=world_model, planner={**SMALL_PLANNER, "samples": 8, "iterations": 1})
+    agent = make_agent("vjepa_ac", checkpoint=world_model, device="cpu",
+                       planner={**SMALL_PLANNER, "samples": 8, "iterations": 1})
     agent.reset(obs, info, env.unwrapped)
     assert agent.goal_features.shape[0] == 3
     schedule = []

@@ -182,7 +182,7 @@ def test_rollout_energy_checks_shapes():
 
 def test_latent_chunking_matches_one_batch():
     energy, _ = latent_problem(TinyACPredictor(), 32, horizon=2)
-    config = PAPER_CEM.replace(samples=100, iterations=3, horizon=2, device="cpu")
+    config = PAPER_CEM.replace(samples=100, iterations=3, horizon=2)
     whole = Planner(config).plan(energy)
     chunked = Planner(config.replace(max_batch=32)).plan(energy)
     np.testing.assert_allclose(whole.actions, chunked.actions, atol=1e-6)
@@ -191,7 +191,7 @@ def test_latent_chunking_matches_one_batch():
 
 def test_known_optimum_is_found():
     energy, target = latent_problem(TinyACPredictor(), 32, goal_noise=0.0, seed=3)
-    result = Planner(PAPER_CEM.replace(device="cpu")).plan(energy)
+    result = Planner(PAPER_CEM).plan(energy)
     assert np.abs(result.actions - target.numpy()).max() < 0.005
     assert result.energy < 1e-3
 
@@ -219,8 +219,8 @@ def test_with_real_ac_predictor_preset():
     with torch.inference_mode():
         assert energy(target[None]).item() < 1e-5  # the goal is the predictor's own rollout of the target
         assert energy(torch.zeros(1, 2, 7)).item() > 1e-3
-    config = PAPER_CEM.replace(samples=200, iterations=4, horizon=2, device="cpu")
+    config = PAPER_CEM.replace(samples=200, iterations=4, horizon=2)
     paper = Planner(config).plan(energy)
-    fast = Planner(FAST_CEM_GRAD.replace(horizon=2, device="cpu")).plan(energy)
+    fast = Planner(FAST_CEM_GRAD.replace(horizon=2)).plan(energy)
     assert np.isfinite(paper.energy) and np.isfinite(fast.energy)
     assert fast.energy <= paper.energy

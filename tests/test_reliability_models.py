@@ -147,8 +147,7 @@ def test_an_encoder_and_predictor_of_other_widths_do_not_form_a_world_model():
 @pytest.mark.parametrize("method", ["cem", "cem_grad"])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_non_finite_energy_is_an_error_not_a_plan(method: str, bad: float):
-    config = PlannerConfig(method=method, horizon=2, samples=8, topk=2, iterations=2, grad_steps=2, grad_candidates=2,
-                           device="cpu")  # fmt: skip
+    config = PlannerConfig(method=method, horizon=2, samples=8, topk=2, iterations=2, grad_steps=2, grad_candidates=2)
 
     def some_bad(actions: torch.Tensor) -> torch.Tensor:
         """Finite for most sequences, ``bad`` for those whose first x-step is positive."""

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import torch
 
+from vjepa_bench.devices import resolve_device
 from vjepa_bench.models import (
     ac_predictor_flops,
     build_ac_predictor,
@@ -21,7 +22,6 @@ from vjepa_bench.models import (
     inference_autocast,
 )
 from vjepa_bench.models.presets import ac_predictor_config
-from vjepa_bench.planning import resolve_device
 
 
 def _sync(device: torch.device) -> None:

@@ -30,7 +30,8 @@ from vjepa_bench.models import (
     inference_autocast,
     layer_norm_features,
 )
-from vjepa_bench.planning import PRESETS, LatentRolloutEnergy, Planner, PlannerConfig, resolve_device
+from vjepa_bench.devices import resolve_device
+from vjepa_bench.planning import PRESETS, LatentRolloutEnergy, Planner, PlannerConfig
 from vjepa_bench.planning.benchmark import compare_predictor_paths, latent_problem
 
 PATHS = ("reference", "fast")  # ACPredictor.fast = False, True
@@ -115,8 +116,8 @@ def _bench(
     rows = {}
     try:
         for name in names:
-            config = PRESETS[name].replace(horizon=horizon, device=str(dev))
-            planners = {path: Planner(config) for path in paths}  # same seed: the same samples on both paths
+            config = PRESETS[name].replace(horizon=horizon)
+            planners = {path: Planner(config, dev) for path in paths}  # same seed: the same samples on both paths
             times: dict[str, list[tuple[float, float]]] = {path: [] for path in paths}  # (wall, CPU) seconds
             results: dict[str, list[Any]] = {path: [] for path in paths}
             for _ in range(decisions + 1):  # the first decision warms up kernels and caches

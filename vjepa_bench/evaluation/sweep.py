@@ -102,7 +102,7 @@ def world_model_inference(agent: Any) -> InferMove:
             f"agent={getattr(agent, 'name', type(agent).__name__)!r} has no world model, which protocol 1 needs; "
             "use a world-model agent (agent=vjepa_ac) or set axis_test=false calibrate=false"
         )
-    planner = Planner(agent.planner.config.replace(horizon=1, warm_start=False))
+    planner = Planner(agent.planner.config.replace(horizon=1, warm_start=False), agent.planner.device)
 
     def infer(image: np.ndarray, state: np.ndarray, next_image: np.ndarray) -> np.ndarray:
         features = agent.encode(np.stack([image, next_image]))  # (2, P, D)

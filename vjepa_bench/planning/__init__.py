@@ -7,7 +7,6 @@ Typical use, once per decision::
     result = planner.plan(energy)                     # result.actions[0] is the action to execute
 """
 
-from vjepa_bench.devices import resolve_device
 from vjepa_bench.planning.cem import (
     CEMOutput,
     EnergyFn,
@@ -65,5 +64,4 @@ __all__ = [
     "matrix_to_euler_xyz",
     "planned_dims",
     "refine",
-    "resolve_device",
 ]

@@ -66,19 +66,21 @@ def compare_planners(
     goal_noise: float = 0.5,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Plan every problem with every config (horizon overridden); one row per (config, problem).
+    """Plan every problem with every config (horizon overridden) on the predictor's device; one row per
+    (config, problem).
 
     Rows: ``config, problem, horizon, energy, evaluations, gradient_evaluations, time_s`` and ``gap``: the
     relative energy difference to the first config on the same problem (negative: lower energy).
     """
     predictor.eval()
+    device = next(predictor.parameters()).device
     rows = []
     for problem in range(problems):
         reference = None
         for name, config in configs.items():
             config = config.replace(horizon=horizon, seed=seed + problem)
-            planner = Planner(config)
-            energy, _ = latent_problem(predictor, feature_dim, horizon, goal_noise, seed + problem, planner.device)
+            planner = Planner(config, device)
+            energy, _ = latent_problem(predictor, feature_dim, horizon, goal_noise, seed + problem, device)
             result = planner.plan(energy)
             reference = result.energy if reference is None else reference
             rows.append(

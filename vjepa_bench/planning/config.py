@@ -27,7 +27,6 @@ max_rotation_delta          0.25       ours (``vjepa_bench.layout.MAX_ROTATION_D
 init_rotation_std           None       = max_rotation_delta (mirrors the position rule); only if plan_rotation
 warm_start                  False      repo and paper re-plan from scratch (zero mean) at every step
 max_batch                   None       one predictor batch per CEM iteration, as the repo
-device                      auto       CUDA when available, else CPU
 seed                        0          ours
 grad_candidates             4          ours (cem_grad), measured with ``planning.benchmark``
 grad_steps                  60         ours (cem_grad), measured
@@ -48,7 +47,6 @@ from pathlib import Path
 
 import yaml
 
-from vjepa_bench.devices import check_device_name
 from vjepa_bench.errors import UsageError
 from vjepa_bench.layout import MAX_POSITION_DELTA, MAX_ROTATION_DELTA
 
@@ -81,7 +79,6 @@ class PlannerConfig:
         warm_start: start CEM from the previous plan shifted by one step (last step repeated) instead of
             zero mean (with horizon 1: from the previous action); the std restarts from its initial value.
         max_batch: most action sequences per energy call (chunks bound memory; None: one call per iteration).
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         seed: seed of the planner's random generator (re-seeded by ``Planner.reset``).
         grad_candidates: ``cem_grad``: starting points refined in parallel (the CEM mean and the best elites).
         grad_steps: ``cem_grad``: Adam steps.
@@ -109,7 +106,6 @@ class PlannerConfig:
     init_gripper_std: float = 1.0
     warm_start: bool = False
     max_batch: int | None = None
-    device: str = "auto"
     seed: int = 0
     grad_candidates: int = 4
     grad_steps: int = 60
@@ -144,7 +140,6 @@ class PlannerConfig:
             fail("gripper_deadband", f"must be in [0, gripper_clip={self.gripper_clip}]")
         if self.max_batch is not None and (isinstance(self.max_batch, bool) or self.max_batch < 1):
             fail("max_batch", "must be None or an integer >= 1")
-        check_device_name(self.device, "planner.device")
 
     @classmethod
     def from_dict(cls, values: PlannerConfig | dict[str, object] | None) -> PlannerConfig:

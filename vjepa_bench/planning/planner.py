@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vjepa_bench.devices import resolve_device
 from vjepa_bench.layout import GRIPPER
 from vjepa_bench.planning.cem import EnergyFn, cem, require_finite_energy, score_candidates
 from vjepa_bench.planning.config import PlannerConfig
@@ -76,14 +75,16 @@ def apply_deadband(actions: torch.Tensor, config: PlannerConfig) -> torch.Tensor
 class Planner:
     """Receding-horizon planner: ``plan(energy_fn)`` once per decision, ``reset()`` between episodes.
 
-    ``energy_fn`` maps ``(S, H, 7)`` action sequences on ``planner.device`` to ``(S,)`` energies, e.g. a
-    ``LatentRolloutEnergy`` built from the current frame, state and goal. CEM runs under
-    ``torch.inference_mode``; ``cem_grad`` then refines with autograd (the energy must be differentiable).
+    The planner works on ``device``, the device of the tensors its energy takes and gives (the world model's:
+    the agent that owns the model chooses it, e.g. ``agent.kwargs.device``). ``energy_fn`` maps ``(S, H, 7)``
+    action sequences on ``device`` to ``(S,)`` energies, e.g. a ``LatentRolloutEnergy`` built from the current
+    frame, state and goal. CEM runs under ``torch.inference_mode``; ``cem_grad`` then refines with autograd (the
+    energy must be differentiable).
     """
 
-    def __init__(self, config: PlannerConfig = PlannerConfig()) -> None:
+    def __init__(self, config: PlannerConfig = PlannerConfig(), device: torch.device | str = "cpu") -> None:
         self.config = config
-        self.device = resolve_device(config.device, "planner.device")
+        self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device)
         self.reset()
 

@@ -11,6 +11,7 @@ from typing import Dict, Optional
 
 from omegaconf import II
 
+from vjepa_bench.devices import check_device_name
 from vjepa_bench.planning.config import PlannerConfig
 
 
@@ -61,7 +62,11 @@ class VJepaACKwargs:
     checkpoint: str = "bundled"  # "bundled", a file or HF folder, or an official name in $VJEPA_BENCH_CHECKPOINTS
     checkpoint_dir: Optional[str] = None
     image_size: Optional[int] = None  # encoder input size; None: the checkpoint's
+    device: str = "auto"  # where the world model lives and the planner works: auto (CUDA if any), cpu, cuda[:<i>]
     planner: PlannerConfig = II("planner")
+
+    def __post_init__(self) -> None:
+        check_device_name(self.device, "agent.kwargs.device")
 
 
 @dataclass
