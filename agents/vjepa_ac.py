@@ -12,7 +12,7 @@ from vjepa_bench.assets import asset_path
 from vjepa_bench.data.transforms import preprocess_frames
 from vjepa_bench.devices import resolve_device
 from vjepa_bench.errors import UsageError
-from vjepa_bench.layout import active_goal
+from vjepa_bench.goal_schedule import active_goal
 from vjepa_bench.models import (
     CheckpointError,
     inference_autocast,

@@ -1,8 +1,13 @@
 """The base Franka table-top env: scene compilation, observations, goals, the gym API and the privileged API.
 
 Tasks subclass :class:`FrankaEnv` once and fill four hooks: ``_add_objects(spec)``, ``_initialize_episode(rng)``,
-``_goal_specs()`` and ``_evaluate(data, subgoal)``; everything else (reward, termination, info, goals, rollouts)
-reads those.
+``_goal_specs()`` and ``_task_metrics(data, subgoal)``; everything else (reward, termination, info, goals, rollouts)
+reads those. The hooks use the public task API only (as Gymnasium's ``MujocoEnv`` offers ``set_state`` and
+``do_simulation`` to its subclasses): ``start_robot(rng)`` / ``set_robot(position, rotation, finger)`` to pose the
+arm and reset the controller, ``place_object(xy, yaw, z)``, ``hold_object(yaw, settle_steps)`` and
+``sample_object_yaw(rng)`` for the object, and the read-outs below (``flange_position``, ``object_position``,
+``grip_position``, ``target_pose``, ``grasp_offset``, ``grasp_rotation``, ``grip_to_flange``,
+``object_rest_height``, ``object_half_width``, ``is_grasped``).
 
 Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
 plan depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
@@ -12,7 +17,7 @@ State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link
 hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
 
 Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics + controller + step
-count), ``task_distance()``, ``evaluate()``, ``rollout_distance(actions (S, H, 7)) -> (S,)``, ``target_pose()``,
+count), ``task_distance()``, ``task_metrics()``, ``rollout_distance(actions (S, H, 7)) -> (S,)``, ``target_pose()``,
 ``flange_position()``, ``object_position()``, and the task attributes set at reset (``goal_position``,
 ``goal_object``, ``start_object``, ``target_object``, ``subgoal_objects``, depending on the task).
 """
@@ -36,6 +41,7 @@ from vjepa_bench.envs.objects import OBJECTS, ObjectSpec
 from vjepa_bench.envs.rendering import Renderer
 
 from vjepa_bench import layout
+from vjepa_bench.goal_schedule import active_goal
 
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0], np.float32)
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
@@ -56,7 +62,7 @@ class GoalSpec:
     object_pos: np.ndarray | None = None
     """Object position if not in the hand (None: leave it where it is)."""
     steps: int = 0
-    """Control steps this goal stays active (the last goal also covers any remaining steps)."""
+    """Control steps this goal stays active; ignored on the last goal, which covers the remaining steps."""
 
 
 class FrankaEnv(gym.Env):
@@ -152,9 +158,51 @@ class FrankaEnv(gym.Env):
         """Goal configurations of this episode, in order, with their step budgets."""
         raise NotImplementedError
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         """Named booleans (``success`` among them) and ``distance`` (m) to goal ``subgoal``, read from ``data``."""
         raise NotImplementedError
+
+    # -------------------------------------------------------------------- task API (for _initialize_episode)
+    def start_robot(self, rng: np.random.Generator, low: tuple[float, float, float] = START_LOW,
+                    high: tuple[float, float, float] = START_HIGH) -> None:
+        """Random start above the table, hand pointing down, open."""
+        self.set_robot(rng.uniform(low, high))
+
+    def set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float = FINGER_OPEN) -> None:
+        """Teleport the arm (IK from home) and reset the controller targets to that pose (episode start)."""
+        q = self.solve_ik(position, rotation, HOME_QPOS)
+        self.data.qpos[self._arm_qpos] = q
+        self.data.qpos[self._finger_qpos] = [finger, -finger]
+        self.data.ctrl[:NROBOT] = q
+        self.data.ctrl[NROBOT:] = [finger, -finger]
+        self._q_target = q
+        mujoco.mj_kinematics(self.model, self.data)
+        self._target_pos = self.data.site_xpos[self._flange].copy()
+        self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
+        self._target_grip = 1.0 - finger / FINGER_OPEN
+
+    def place_object(self, xy: np.ndarray, yaw: float, z: float | None = None) -> None:
+        """Put the object upright at ``xy`` turned by ``yaw`` (rad), standing on the table unless ``z`` is given."""
+        adr = self._object_qpos
+        self.data.qpos[adr:adr + 3] = [xy[0], xy[1], self.object_rest_height() if z is None else z]
+        self.data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+
+    def hold_object(self, yaw: float, settle_steps: int) -> None:
+        """Put the object between the fingers at the grip point, close them on it (no weld) and let the contacts
+        settle for ``settle_steps`` physics steps (episode start of the tasks that begin holding it)."""
+        width = self.object_half_width()
+        self.data.qpos[self._finger_qpos] = [width, -width]
+        mujoco.mj_kinematics(self.model, self.data)
+        centre = self.grip_position() - self.grasp_offset()
+        self.place_object(centre[:2], yaw, z=centre[2])
+        self._target_grip = 1.0
+        self.data.ctrl[self._finger_ctrl] = finger_targets(1.0)
+        for _ in range(settle_steps):
+            mujoco.mj_step(self.model, self.data)
+
+    def sample_object_yaw(self, rng: np.random.Generator) -> float:
+        """Box: any yaw in +-45 deg. Cup: handle within +-40 deg of the +y or -y axis (clear of the fingers)."""
+        return self.object_spec.sample_yaw(rng)
 
     # ------------------------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -177,7 +225,7 @@ class FrankaEnv(gym.Env):
         self._goals = self._goal_specs()
         goal = self._render_goals(self._goals)
         obs = self._get_obs()
-        info = self._get_info(self._evaluate(self.data, 0))
+        info = self._get_info(self._task_metrics(self.data, 0))
         info["goal"] = goal
         info["camera"] = self.camera_pose.as_dict()
         self._needs_reset = False
@@ -189,7 +237,7 @@ class FrankaEnv(gym.Env):
         action = layout.checked_action(action)
         self._run_controller(action)
         self._elapsed += 1
-        evaluation = self._evaluate(self.data, self.current_subgoal())
+        evaluation = self._task_metrics(self.data, self.current_subgoal())
         obs = self._get_obs()
         reward = self._reward(evaluation)
         return obs, reward, bool(evaluation["success"]), False, self._get_info(evaluation)
@@ -259,19 +307,6 @@ class FrankaEnv(gym.Env):
         """Joint positions putting the flange at ``position`` / ``rotation`` (see ``ArmController.solve_ik``)."""
         return self.controller.solve_ik(position, rotation, q_init)
 
-    def _set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float = FINGER_OPEN) -> None:
-        """Teleport the arm (IK from home) and reset the controller targets to that pose (episode start)."""
-        q = self.solve_ik(position, rotation, HOME_QPOS)
-        self.data.qpos[self._arm_qpos] = q
-        self.data.qpos[self._finger_qpos] = [finger, -finger]
-        self.data.ctrl[:NROBOT] = q
-        self.data.ctrl[NROBOT:] = [finger, -finger]
-        self._q_target = q
-        mujoco.mj_kinematics(self.model, self.data)
-        self._target_pos = self.data.site_xpos[self._flange].copy()
-        self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
-        self._target_grip = 1.0 - finger / FINGER_OPEN
-
     def target_pose(self) -> tuple[np.ndarray, Rotation, float]:
         """The controller's current target: flange position, orientation, gripper closedness."""
         return self._target_pos.copy(), self._target_rot, float(self._target_grip)
@@ -337,35 +372,9 @@ class FrankaEnv(gym.Env):
         yaw = self.object_yaw() if object_yaw is None else object_yaw
         return Rotation.from_euler("z", self.object_spec.grasp_yaw(yaw)) * TOP_DOWN
 
-    def _place_object(self, xy: np.ndarray, yaw: float, z: float | None = None) -> None:
-        adr = self._object_qpos
-        self.data.qpos[adr:adr + 3] = [xy[0], xy[1], self.object_rest_height() if z is None else z]
-        self.data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
-
-    def _hold_object(self, yaw: float, settle_steps: int) -> None:
-        """Put the object between the fingers at the grip point, close them on it (no weld) and let the contacts
-        settle for ``settle_steps`` physics steps (episode start of the tasks that begin holding it)."""
-        width = self.object_half_width()
-        self.data.qpos[self._finger_qpos] = [width, -width]
-        mujoco.mj_kinematics(self.model, self.data)
-        centre = self.grip_position() - self.grasp_offset()
-        self._place_object(centre[:2], yaw, z=centre[2])
-        self._target_grip = 1.0
-        self.data.ctrl[self._finger_ctrl] = finger_targets(1.0)
-        for _ in range(settle_steps):
-            mujoco.mj_step(self.model, self.data)
-
-    def _sample_object_yaw(self, rng: np.random.Generator) -> float:
-        """Box: any yaw in +-45 deg. Cup: handle within +-40 deg of the +y or -y axis (clear of the fingers)."""
-        return self.object_spec.sample_yaw(rng)
-
-    def _start_robot(self, rng: np.random.Generator, low=START_LOW, high=START_HIGH) -> None:
-        """Random start above the table, hand pointing down, open."""
-        self._set_robot(rng.uniform(low, high))
-
     def current_subgoal(self) -> int:
         """Index of the goal active at the current step (the 4 / 10 / 4 schedule for pick-and-place)."""
-        return layout.active_goal(self._elapsed, [goal.steps for goal in self._goals]) if self._goals else 0
+        return active_goal(self._elapsed, [goal.steps for goal in self._goals]) if self._goals else 0
 
     # ------------------------------------------------------------------------------------- privileged API
     def get_sim_state(self) -> dict[str, Any]:
@@ -384,11 +393,12 @@ class FrankaEnv(gym.Env):
 
     def task_distance(self) -> float:
         """Privileged distance (m) to the active sub-goal, as reported in ``info["distance"]``."""
-        return float(self._evaluate(self.data, self.current_subgoal())["distance"])
+        return float(self._task_metrics(self.data, self.current_subgoal())["distance"])
 
-    def evaluate(self) -> dict[str, Any]:
-        """The task's named booleans and distance for the current state and sub-goal."""
-        return self._evaluate(self.data, self.current_subgoal())
+    def task_metrics(self) -> dict[str, Any]:
+        """The task's named booleans (``success`` among them) and ``distance`` (m) for the current state and
+        sub-goal: what ``step`` puts in ``info``."""
+        return self._task_metrics(self.data, self.current_subgoal())
 
     def rollout_distance(self, actions: np.ndarray, nthread: int | None = None) -> np.ndarray:
         """Task distance to the current sub-goal after executing each action sequence, without changing the env.
@@ -421,8 +431,8 @@ class FrankaEnv(gym.Env):
         d = self._scratch
         for s in range(samples):
             mujoco.mj_setState(self.model, d, states[s, -1], self._state_spec)
-            mujoco.mj_forward(self.model, d)  # contacts too, so every field of _evaluate is current
-            out[s] = self._evaluate(d, subgoal)["distance"]
+            mujoco.mj_forward(self.model, d)  # contacts too, so every field of _task_metrics is current
+            out[s] = self._task_metrics(d, subgoal)["distance"]
         return out
 
     # ------------------------------------------------------------------------------------------- helpers

@@ -60,8 +60,8 @@ class FrankaGraspEnv(FrankaEnv):
     uses_object = True
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
-        self._start_robot(rng)
-        self._place_object(rng.uniform(OBJECT_LOW, OBJECT_HIGH), self._sample_object_yaw(rng))
+        self.start_robot(rng)
+        self.place_object(rng.uniform(OBJECT_LOW, OBJECT_HIGH), self.sample_object_yaw(rng))
         mujoco.mj_kinematics(self.model, self.data)
         self.start_object = self.object_position()
         self.goal_object = self.start_object + [0.0, 0.0, GOAL_LIFT]
@@ -69,9 +69,9 @@ class FrankaGraspEnv(FrankaEnv):
     def _goal_specs(self) -> list[GoalSpec]:
         flange = self.goal_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
         return [GoalSpec(position=flange, rotation=self.grasp_rotation(), finger=self.object_half_width(),
-                         object_in_hand=True, steps=self.max_episode_steps)]
+                         object_in_hand=True)]
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         position = self.object_position(data)
         lifted = position[2] - self.start_object[2] >= LIFT_SUCCESS
         grasped = self.is_grasped(data)

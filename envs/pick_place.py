@@ -77,11 +77,11 @@ class FrankaPickPlaceEnv(FrankaEnv):
             target_xy = rng.uniform(TARGET_LOW, TARGET_HIGH)
             if np.linalg.norm(target_xy - object_xy) >= MIN_SEPARATION:
                 break
-        self._place_object(object_xy, self._sample_object_yaw(rng))
+        self.place_object(object_xy, self.sample_object_yaw(rng))
         self.data.mocap_pos[0] = [target_xy[0], target_xy[1], scene.TABLE_TOP]
         hand_xy = object_xy + rng.uniform(-0.02, 0.02, size=2)
         grasp_z = self.object_rest_height() + self.grasp_offset()[2] + self.grip_to_flange()
-        self._set_robot(np.array([hand_xy[0], hand_xy[1], grasp_z + APPROACH_HEIGHT]))
+        self.set_robot(np.array([hand_xy[0], hand_xy[1], grasp_z + APPROACH_HEIGHT]))
         mujoco.mj_kinematics(self.model, self.data)
         self.start_object = self.object_position()
         self.target_object = np.array([target_xy[0], target_xy[1], self.object_rest_height() + scene.PLATE_THICKNESS])
@@ -95,15 +95,15 @@ class FrankaPickPlaceEnv(FrankaEnv):
         return [
             GoalSpec(self.subgoal_objects[0] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[0]),
             GoalSpec(self.subgoal_objects[1] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[1]),
-            self._placed_goal(SCHEDULE[2]),
+            self._placed_goal(),
         ]
 
-    def _placed_goal(self, steps: int) -> GoalSpec:
+    def _placed_goal(self) -> GoalSpec:
         """The last goal: the object resting on the coaster, the open hand 2 cm above its grasp pose."""
         flange = self.target_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange() + 0.02]
-        return GoalSpec(flange, self.grasp_rotation(), object_pos=self.target_object, steps=steps)
+        return GoalSpec(flange, self.grasp_rotation(), object_pos=self.target_object)
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         position = self.object_position(data)
         grasped = self.is_grasped(data)
         placed = float(np.linalg.norm(position - self.target_object)) < PLACE_SUCCESS
@@ -149,7 +149,7 @@ class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
     max_episode_steps = 30
 
     def _goal_specs(self) -> list[GoalSpec]:
-        return [self._placed_goal(self.max_episode_steps)]
+        return [self._placed_goal()]
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
-        return super()._evaluate(data, len(self.subgoal_objects) - 1)
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+        return super()._task_metrics(data, len(self.subgoal_objects) - 1)

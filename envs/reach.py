@@ -79,7 +79,7 @@ class FrankaReachEnv(FrankaEnv):
     max_episode_steps = 30
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
-        self._start_robot(rng)
+        self.start_robot(rng)
         start = self.flange_position()
         while True:
             goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
@@ -88,8 +88,8 @@ class FrankaReachEnv(FrankaEnv):
         self.goal_position = goal
 
     def _goal_specs(self) -> list[GoalSpec]:
-        return [GoalSpec(position=self.goal_position, rotation=self.target_pose()[1], steps=self.max_episode_steps)]
+        return [GoalSpec(position=self.goal_position, rotation=self.target_pose()[1])]
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         distance = float(np.linalg.norm(self.flange_position(data) - self.goal_position))
         return {"success": distance < SUCCESS_DISTANCE, "distance": distance}

@@ -60,7 +60,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         hand_yaw = rng.uniform(-np.pi / 4, np.pi / 4)
-        self._set_robot(rng.uniform(START_LOW, START_HIGH), Rotation.from_euler("z", hand_yaw) * TOP_DOWN)
+        self.set_robot(rng.uniform(START_LOW, START_HIGH), Rotation.from_euler("z", hand_yaw) * TOP_DOWN)
         spec = self.object_spec
         yaw = hand_yaw + spec.yaw_centre + (np.pi * rng.integers(2) if spec.flips else 0.0)
         start = self.flange_position()
@@ -68,15 +68,15 @@ class FrankaReachWithObjectEnv(FrankaEnv):
             goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
             if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
                 break
-        self._hold_object(yaw, SETTLE_STEPS)
+        self.hold_object(yaw, SETTLE_STEPS)
         self.goal_object = goal + (self.object_position() - self.flange_position())
 
     def _goal_specs(self) -> list[GoalSpec]:
         flange = self.goal_object - (self.object_position() - self.flange_position())
         return [GoalSpec(position=flange, rotation=self.target_pose()[1], finger=self.object_half_width(),
-                         object_in_hand=True, steps=self.max_episode_steps)]
+                         object_in_hand=True)]
 
-    def _evaluate(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
+    def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         distance = float(np.linalg.norm(self.object_position(data) - self.goal_object))
         grasped = self.is_grasped(data)
         return {"is_grasped": grasped, "success": bool(grasped and distance < SUCCESS_DISTANCE), "distance": distance}

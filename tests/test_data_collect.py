@@ -11,6 +11,7 @@ from vjepa_bench import layout
 from vjepa_bench.collection.collect import collect
 from vjepa_bench.collection.policies import RandomPolicy, make_policy
 from vjepa_bench.data.store import StoreError, TrajectoryReader
+from state_reference import apply_action
 
 FAKE_ID = "vjepa_bench_test/PointMass-v0"
 CAMERA = {
@@ -42,7 +43,7 @@ class PointMassEnv(gym.Env):
         return self._obs(), {"goal": {}, "success": False, "camera": camera, "distance": 1.0}
 
     def step(self, action):
-        self.state = layout.apply_action(self.state, action)
+        self.state = apply_action(self.state, action)
         success = bool(self.state[0] > 0.9)
         return self._obs(), 0.0, success, False, {"success": success, "distance": float(abs(0.9 - self.state[0]))}
 
@@ -66,7 +67,7 @@ def test_random_policy_is_bounded_smooth_and_seeded():
         out = []
         for _ in range(40):
             out.append(policy.act(observation))
-            observation = {"image": observation["image"], "state": layout.apply_action(observation["state"], out[-1])}
+            observation = {"image": observation["image"], "state": apply_action(observation["state"], out[-1])}
         return np.stack(out)
 
     a = actions(1)
@@ -93,7 +94,7 @@ def test_collect_writes_and_resumes(tmp_path):
     first = reader[0]
     assert first.images.shape == (7, 8, 8, 3) and first.states.shape == (7, 7) and first.actions.shape == (6, 7)
     assert first.task == FAKE_ID and first.attrs["policy"] == "random" and 35 <= first.camera["azimuth_deg"] <= 85
-    np.testing.assert_allclose(first.states[1:], layout.apply_action(first.states[:-1], first.actions), atol=1e-5)
+    np.testing.assert_allclose(first.states[1:], apply_action(first.states[:-1], first.actions), atol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "collect.json", "shard_00000.h5", "shard_00001.h5"]
     reader.close()  # HDF5 will not open a shard for writing while a reader holds it
 

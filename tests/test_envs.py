@@ -150,7 +150,7 @@ def test_controller_tracks_a_full_step():
             assert np.linalg.norm(after["state"][:3] - env._target_pos) < 0.005
     before = env.robot_state()
     after, *_ = env.step(np.array([0, 0, 0, 0, 0, 0.2, 0], np.float32))
-    achieved = layout.rotation_delta(before[layout.ROTATION], after["state"][layout.ROTATION])
+    achieved = layout.action_between(before, after["state"])[layout.ROTATION]
     np.testing.assert_allclose(achieved, [0, 0, 0.2], atol=0.02)
     env.close()
 

@@ -83,8 +83,8 @@ def _lowest_object_point(env: base.FrankaEnv) -> float:
 def test_pressing_down_on_the_object_does_not_sink_it(obj):
     env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
     env.reset(seed=0)
-    env._place_object(np.array([0.5, 0.0]), 0.0)
-    env._set_robot(np.array([0.5, 0.0, 0.3]), finger=0.0)
+    env.place_object(np.array([0.5, 0.0]), 0.0)
+    env.set_robot(np.array([0.5, 0.0, 0.3]), finger=0.0)
     mujoco.mj_forward(env.model, env.data)
     deepest = 0.0
     for _ in range(12):
@@ -97,7 +97,7 @@ def test_pressing_down_on_the_object_does_not_sink_it(obj):
 def test_a_dropped_object_does_not_sink_into_the_table(obj):
     env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
     env.reset(seed=0)
-    env._place_object(np.array([0.5, -0.1]), 0.3, z=env.object_rest_height() + 0.1)
+    env.place_object(np.array([0.5, -0.1]), 0.3, z=env.object_rest_height() + 0.1)
     env.data.qvel[:] = 0
     deepest = 0.0
     for _ in range(400):

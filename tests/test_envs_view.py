@@ -42,7 +42,7 @@ def test_the_object_covers_about_30_by_30_pixels(env):
 
 
 def test_opening_the_gripper_changes_the_image(env):
-    env._set_robot(np.array([0.48, 0.0, 0.2]))
+    env.set_robot(np.array([0.48, 0.0, 0.2]))
     env.data.qpos[env._finger_qpos] = [0.0, 0.0]
     mujoco.mj_forward(env.model, env.data)
     closed = env._render()

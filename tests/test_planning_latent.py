@@ -1,4 +1,4 @@
-"""Latent planning: torch state update vs layout.py, the rollout energy vs a naive reference, gradients, and
+"""Latent planning: torch state update vs the SciPy reference, the rollout energy vs a naive reference, gradients, and
 paper-CEM vs gradient-refined CEM on problems built from small random AC predictors."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vjepa_bench.planning.benchmark import (
     latent_problem,
     summarize,
 )
+import state_reference
 
 
 class TinyACPredictor(nn.Module):
@@ -93,9 +94,9 @@ def test_euler_matrix_matches_scipy():
     np.testing.assert_allclose(wrapped(back - angles.numpy()), 0, atol=1e-9)
 
 
-def test_apply_action_matches_layout():
+def test_apply_action_matches_the_scipy_reference():
     states, actions = random_states(500, 1)
-    expected = layout.apply_action(states, actions)  # (N, 7) float32 via SciPy
+    expected = state_reference.apply_action(states, actions)  # (N, 7) float32 via SciPy
     got = apply_action(torch.tensor(states, dtype=torch.float32), torch.tensor(actions, dtype=torch.float32))
     got = got.numpy()
     np.testing.assert_allclose(got[:, layout.POSITION], expected[:, layout.POSITION], atol=1e-6)
@@ -104,7 +105,7 @@ def test_apply_action_matches_layout():
     assert got[:, layout.GRIPPER].min() >= 0 and got[:, layout.GRIPPER].max() <= 1
     # broadcasting one state against many actions
     one = apply_action(torch.tensor(states[0], dtype=torch.float32), torch.tensor(actions[:4], dtype=torch.float32))
-    np.testing.assert_allclose(one.numpy()[:, :3], layout.apply_action(states[0], actions[:4])[:, :3], atol=1e-6)
+    np.testing.assert_allclose(one.numpy()[:, :3], state_reference.apply_action(states[0], actions[:4])[:, :3], atol=1e-6)
 
 
 def test_apply_action_is_differentiable():
@@ -128,14 +129,14 @@ def test_rollout_energy_matches_naive_reference():
     actions = torch.rand(5, 3, 7, generator=torch.Generator().manual_seed(3)) * 0.15 - 0.075  # (S, H, 7)
     with torch.inference_mode():
         batched = energy(actions)
-    for s in range(actions.shape[0]):  # one sample at a time, states from layout.py (SciPy)
+    for s in range(actions.shape[0]):  # one sample at a time, states from the SciPy reference
         frames, states = [context], [state.numpy()]
         for t in range(actions.shape[1]):
             z = torch.cat(frames)[None]  # (1, (t+1) P, D)
             a = actions[s, : t + 1][None]
             out = predictor(z, a, torch.tensor(np.stack(states))[None])
             frames.append(layer_norm_features(out[0, -predictor.tokens_per_frame :]))
-            states.append(layout.apply_action(states[-1], actions[s, t].numpy()))
+            states.append(state_reference.apply_action(states[-1], actions[s, t].numpy()))
         reference = (frames[-1] - goal).abs().mean()
         assert batched[s].item() == pytest.approx(reference.item(), abs=1e-5)
 

@@ -48,13 +48,6 @@ def checked_action(action: np.ndarray) -> np.ndarray:
     return np.clip(array, ACTION_LOW, ACTION_HIGH)
 
 
-def rotation_delta(euler_from: np.ndarray, euler_to: np.ndarray) -> np.ndarray:
-    """Euler "xyz" angles of ``R_to R_from^T`` (the base-frame rotation taking one pose to the next)."""
-    r_from = Rotation.from_euler("xyz", euler_from)
-    r_to = Rotation.from_euler("xyz", euler_to)
-    return (r_to * r_from.inv()).as_euler("xyz")
-
-
 def action_between(state_from: np.ndarray, state_to: np.ndarray) -> np.ndarray:
     """The action that moves ``state_from`` to ``state_to`` (docs/conventions.md#action); ``(..., 7)`` arrays."""
     state_from = np.asarray(state_from, np.float64)
@@ -66,28 +59,3 @@ def action_between(state_from: np.ndarray, state_to: np.ndarray) -> np.ndarray:
     action[..., ROTATION] = (r_to * r_from.inv()).as_euler("xyz").reshape(action[..., ROTATION].shape)
     action[..., GRIPPER] = state_to[..., GRIPPER] - state_from[..., GRIPPER]
     return action.astype(np.float32)
-
-
-def apply_action(state: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """The imagined-state update (docs/conventions.md#state-update).
-
-    Position += dp, R = R(dθ) R, gripper += dg clipped to [0, 1].
-    """
-    state = np.asarray(state, np.float64)
-    action = np.asarray(action, np.float64)
-    out = np.empty(np.broadcast_shapes(state.shape, action.shape), np.float64)
-    out[..., POSITION] = state[..., POSITION] + action[..., POSITION]
-    rot = Rotation.from_euler("xyz", action[..., ROTATION].reshape(-1, 3)) * Rotation.from_euler(
-        "xyz", state[..., ROTATION].reshape(-1, 3)
-    )
-    out[..., ROTATION] = rot.as_euler("xyz").reshape(out[..., ROTATION].shape)
-    out[..., GRIPPER] = np.clip(state[..., GRIPPER] + action[..., GRIPPER], 0.0, 1.0)
-    return out.astype(np.float32)
-
-
-def active_goal(step: int, schedule: list[int] | tuple[int, ...]) -> int:
-    """Index of the goal active at ``step`` (0-based) when goal ``k`` is active for ``schedule[k]`` steps; the
-    last goal stays active after the schedule ends (pick-and-place: 4 / 10 / 4)."""
-    if not schedule:
-        raise ValueError("a goal schedule needs at least one goal")
-    return int(min(np.searchsorted(np.cumsum(schedule), step, side="right"), len(schedule) - 1))

@@ -33,6 +33,7 @@ from vjepa_bench.envs.real.interface import READY_ROTATION, CameraAdapter, Camer
 from vjepa_bench.envs.real.safety import SafeRobot, SafetyAbort, SafetyLimits, SafetyViolation, stop_on_interrupt
 from vjepa_bench.envs.reach import SUCCESS_DISTANCE
 from vjepa_bench.errors import UsageError
+from vjepa_bench.goal_schedule import active_goal
 
 GRIPPER_DEADBAND = 0.05
 """Gripper targets closer than this to the last one are not sent (a slow gripper call every step helps nobody)."""
@@ -251,7 +252,7 @@ class FrankaRealEnv(gym.Env):
         return path
 
     def _info(self, state: np.ndarray, outcome: str) -> dict[str, Any]:
-        subgoal = layout.active_goal(self._elapsed, self._goal["steps"])
+        subgoal = active_goal(self._elapsed, self._goal["steps"])
         goal_state = self._goal["states"][subgoal]
         distance = float(np.linalg.norm(state[layout.POSITION] - goal_state[layout.POSITION]))
         final = float(np.linalg.norm(state[layout.POSITION] - self._goal["states"][-1][layout.POSITION]))

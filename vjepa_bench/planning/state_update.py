@@ -1,6 +1,6 @@
 """The imagined-state update (docs/conventions.md#state-update) in torch, batched over any leading axes and differentiable.
 
-Matches ``vjepa_bench.layout.apply_action`` (SciPy) numerically away from gimbal lock (pitch = ±pi/2).
+Matches a SciPy reference (``tests/state_reference.py``) numerically away from gimbal lock (pitch = ±pi/2).
 Euler angles are extrinsic "xyz": ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``.
 """
 

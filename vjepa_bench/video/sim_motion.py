@@ -88,8 +88,8 @@ def _clip(env: FrankaGraspEnv, template: int, rng: np.random.Generator, frames: 
             hand, finger = np.array([*(xy - right[:2] * 0.07), rest + HAND_ABOVE_OBJECT - 0.02]), 0.0
         else:
             hand, finger = np.array([0.4, 0.0, 0.4]), 0.04
-        env._set_robot(hand, finger=finger)
-        env._place_object(xy, 0.0, z)
+        env.set_robot(hand, finger=finger)
+        env.place_object(xy, 0.0, z)
         mujoco.mj_forward(env.model, env.data)
         images.append(env._render())
     return np.stack(images)
