@@ -47,7 +47,7 @@ def ek100(tmp_path_factory):
 
 def test_ek100_anticipation_official_then_compat(ek100, tmp_path, capsys):
     out = tmp_path / "run"
-    main(["video-eval", "video=ek100", f"data_dir={ek100}", f"output_dir={out}",
+    main(["video-eval", "benchmark=ek100", f"data_dir={ek100}", f"output_dir={out}",
           f"eval_files.unseen_csv={ek100 / 'unseen.csv'}", f"eval_files.tail_verbs_csv={ek100 / 'tail_verbs.csv'}",
           "clips.frames_per_clip=4", "clips.fps=4.0", "clips.crop=32", "grid.lrs=[1.0e-3,1.0e-4]", "grid.wds=[0.01]",
           "grid.epochs=2", "grid.batch_size=4", "grid.depth=1", "grid.num_heads=3", "grid.heldout_fraction=0.2",
