@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 import torch
 
+from vjepa_bench.assets import asset_path
 from vjepa_bench.models import (
     ACPredictor,
     CheckpointError,
@@ -27,10 +28,17 @@ from vjepa_bench.models import (
     save_checkpoint,
 )
 from vjepa_bench.models.ac_predictor import block_causal_mask
-from vjepa_bench.models.presets import EncoderConfig, PredictorConfig, ac_predictor_config, encoder_config
+from vjepa_bench.models.presets import (
+    ACPredictorConfig,
+    EncoderConfig,
+    PredictorConfig,
+    ac_predictor_config,
+    encoder_config,
+)
 from vjepa_bench.models.rope import apply_rope, rope_segment_dim, rope_tables
 
 DATA = Path(__file__).parent / "data" / "vjepa2"
+BUNDLED = asset_path("checkpoints", "world_model.pt")
 MANIFESTS = DATA / "manifests"
 GOLDEN = DATA / "golden"
 
@@ -403,7 +411,7 @@ def hf_config_from(encoder: EncoderConfig, predictor: PredictorConfig | None = N
         "tubelet_size": encoder.tubelet_size,
         "in_chans": encoder.in_chans,
         "crop_size": encoder.img_size[0],
-        "frames_per_clip": encoder.num_frames,
+        "frames_per_clip": 64,  # what real snapshots hold (a nominal clip length, not read)
         "layer_norm_eps": encoder.norm_eps,
         "qkv_bias": encoder.qkv_bias,
         "hidden_act": "gelu",
@@ -426,7 +434,7 @@ def test_fake_hf_snapshot(tmp_path: Path, tiny_models: dict[str, torch.nn.Module
     snap = tmp_path / "vjepa2-tiny-hf"
     snap.mkdir()
     # HF keeps one crop_size/frames_per_clip for encoder and predictor: describe both at the predictor's grid
-    hf_cfg = hf_config_from(enc.config.replace(img_size=256, num_frames=64), pred.config)
+    hf_cfg = hf_config_from(enc.config.replace(img_size=256), pred.config)
     (snap / "config.json").write_text(json.dumps(hf_cfg))
     hf_sd = official_to_hf(enc.state_dict(), pred.state_dict())
     assert "encoder.layer.0.attention.query.weight" in hf_sd and "predictor.embeddings.mask_tokens" in hf_sd
@@ -454,6 +462,24 @@ def test_own_format_roundtrip(tmp_path: Path, tiny_models: dict[str, torch.nn.Mo
     fresh = build_encoder("vit_tiny", depth=2)
     load_weights(fresh, path)
     _same_outputs(enc, fresh.eval(), torch.randn(1, 3, 2, 32, 32))
+
+
+def test_configs_saved_with_the_removed_options_still_load() -> None:
+    old_ac = {**ac_predictor_config("ac_tiny").to_dict(), "tubelet_size": 2, "num_frames": 32}
+    assert ACPredictorConfig.from_dict(old_ac) == ac_predictor_config("ac_tiny")
+    assert ac_predictor_config("ac_tiny").matches(old_ac)  # a train state saved before still resumes
+    assert not ac_predictor_config("ac_tiny", depth=2).matches(old_ac)
+    tiny = encoder_config("vit_tiny")
+    assert EncoderConfig.from_dict({**tiny.to_dict(), "num_frames": 2}) == tiny
+    with pytest.raises(TypeError):  # any other unknown key is still refused
+        EncoderConfig.from_dict({**tiny.to_dict(), "num_framez": 2})
+    with pytest.raises(TypeError):
+        ac_predictor_config("ac_tiny", num_frames=32)  # no longer an option
+    saved = torch.load(BUNDLED, map_location="cpu", weights_only=False)["models"]
+    assert {"num_frames", "tubelet_size"} <= set(saved["ac_predictor"]["config"])  # the file predates the change
+    loaded = load_checkpoint(BUNDLED)
+    assert loaded.ac_predictor.config.img_size == tuple(saved["ac_predictor"]["config"]["img_size"])
+    assert loaded.encoder.config.tubelet_size == saved["encoder"]["config"]["tubelet_size"]
 
 
 def test_missing_name_error_says_file_dir_and_url(tmp_path: Path) -> None:

@@ -96,7 +96,8 @@ def _value(cfg: dict[str, Any], key: str, default: Any, kind: type, source: str)
 
 def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[EncoderConfig, PredictorConfig]:
     """Encoder and predictor configs from an HF VJEPA2 ``config.json`` (defaults = ViT-L, as HF's); a malformed
-    value raises :class:`CheckpointError` naming ``source`` and the key."""
+    value raises :class:`CheckpointError` naming ``source`` and the key. ``frames_per_clip``, a nominal clip length
+    (``models.presets.LEGACY_KEYS``), is not read."""
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{source}: holds a JSON {type(cfg).__name__}, expected an object of config keys")
 
@@ -107,7 +108,6 @@ def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[E
     crop = get("crop_size", 256, int)
     patch = get("patch_size", 16, int)
     tubelet = get("tubelet_size", 2, int)
-    frames = get("frames_per_clip", 64, int)
     eps = get("layer_norm_eps", 1e-6, float)
     qkv_bias = get("qkv_bias", True, bool)
     enc = EncoderConfig(
@@ -119,7 +119,6 @@ def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[E
         tubelet_size=tubelet,
         in_chans=get("in_chans", 3, int),
         img_size=crop,
-        num_frames=frames,
         qkv_bias=qkv_bias,
         norm_eps=eps,
     )
@@ -133,8 +132,6 @@ def configs_from_hf(cfg: dict[str, Any], source: str = "config.json") -> tuple[E
         num_mask_tokens=get("pred_num_mask_tokens", 10, int),
         img_size=crop,
         patch_size=patch,
-        tubelet_size=tubelet,
-        num_frames=frames,
         qkv_bias=qkv_bias,
         norm_eps=eps,
     )

@@ -2,14 +2,15 @@
 
 Presets are overridden with ``dataclasses.replace``-style keyword arguments, so a misspelt option raises
 ``TypeError`` instead of being silently swallowed.  Configs are JSON-able (``to_dict`` / ``from_dict``) and
-are stored inside our own checkpoints so that a file alone rebuilds its model.
+are stored inside our own checkpoints so that a file alone rebuilds its model; ``from_dict`` drops the
+:data:`LEGACY_KEYS` that older files still hold.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Mapping, TypeVar
 
 _C = TypeVar("_C")
 
@@ -21,6 +22,17 @@ def _pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return (int(h), int(w))
 
 
+LEGACY_KEYS: dict[str, tuple[str, ...]] = {
+    "EncoderConfig": ("num_frames",),
+    "ACPredictorConfig": ("num_frames", "tubelet_size"),
+    "PredictorConfig": ("num_frames", "tubelet_size"),
+}
+"""Options that configs saved before they were removed still hold, by config class. None of them had an effect:
+``num_frames`` was a nominal clip length (RoPE takes any), and a predictor's ``tubelet_size`` copied the encoder's
+(the predictors work on tokens; the encoder's own ``tubelet_size`` stays). ``from_dict`` drops them, so the bundled
+world model and every file written before keep loading."""
+
+
 class _ConfigMixin:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -28,9 +40,18 @@ class _ConfigMixin:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     @classmethod
-    def from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
-        """Inverse of ``to_dict``; unknown keys raise ``TypeError``."""
-        return cls(**data)
+    def from_dict(cls: type[_C], data: Mapping[str, Any]) -> _C:
+        """Inverse of ``to_dict``, also of older files (their :data:`LEGACY_KEYS` are dropped); unknown keys raise
+        ``TypeError``."""
+        legacy = LEGACY_KEYS.get(cls.__name__, ())
+        return cls(**{k: v for k, v in data.items() if k not in legacy})
+
+    def matches(self, saved: Mapping[str, Any]) -> bool:
+        """Whether ``saved`` (a ``to_dict`` of any version, e.g. in a train state) describes this config."""
+        try:
+            return type(self).from_dict(saved) == self
+        except (TypeError, ValueError):
+            return False
 
     def replace(self: _C, **overrides: Any) -> _C:
         """Copy with some fields changed; an unknown field name raises ``TypeError``."""
@@ -39,8 +60,8 @@ class _ConfigMixin:
 
 @dataclass(frozen=True)
 class EncoderConfig(_ConfigMixin):
-    """ViT video encoder (docs/conventions.md#encoder).  ``img_size``/``num_frames`` are nominal: RoPE makes any
-    input size work (T divisible by ``tubelet_size``, H and W by ``patch_size``)."""
+    """ViT video encoder (docs/conventions.md#encoder).  ``img_size`` is nominal: RoPE makes any input size work
+    (T divisible by ``tubelet_size``, H and W by ``patch_size``)."""
 
     embed_dim: int
     depth: int
@@ -50,7 +71,6 @@ class EncoderConfig(_ConfigMixin):
     tubelet_size: int = 2
     in_chans: int = 3
     img_size: tuple[int, int] = (256, 256)
-    num_frames: int = 64
     qkv_bias: bool = True
     norm_eps: float = 1e-6
     tiled_rope: bool = True
@@ -85,8 +105,6 @@ class ACPredictorConfig(_ConfigMixin):
     mlp_hidden_dim: int
     img_size: tuple[int, int] = (256, 256)
     patch_size: int = 16
-    tubelet_size: int = 2
-    num_frames: int = 64
     action_dim: int = 7
     state_dim: int = 7
     extrinsics_dim: int = 6
@@ -127,8 +145,6 @@ class PredictorConfig(_ConfigMixin):
     num_mask_tokens: int = 10
     img_size: tuple[int, int] = (256, 256)
     patch_size: int = 16
-    tubelet_size: int = 2
-    num_frames: int = 64
     qkv_bias: bool = True
     norm_eps: float = 1e-6
     tiled_rope: bool = True
@@ -182,8 +198,8 @@ def _mlp(dim: int, ratio: float = 4.0) -> int:
 
 ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # small presets for CPU work (trained later into a bundled world model)
-    "vit_tiny": EncoderConfig(192, 6, 3, _mlp(192), img_size=64, num_frames=2),
-    "vit_small": EncoderConfig(384, 6, 6, _mlp(384), img_size=128, num_frames=2),
+    "vit_tiny": EncoderConfig(192, 6, 3, _mlp(192), img_size=64),
+    "vit_small": EncoderConfig(384, 6, 6, _mlp(384), img_size=128),
     # released V-JEPA 2 encoders (docs/conventions.md#encoder)
     "vit_large": EncoderConfig(1024, 24, 16, _mlp(1024)),
     "vit_huge": EncoderConfig(1280, 32, 16, _mlp(1280)),
@@ -194,8 +210,8 @@ ENCODER_ALIASES: dict[str, str] = {"vit_giant_xformers": "vit_giant", "vitl": "v
                                    "vitg": "vit_giant", "vitg-384": "vit_giant_384"}
 
 AC_PREDICTOR_PRESETS: dict[str, ACPredictorConfig] = {
-    "ac_tiny": ACPredictorConfig(192, 192, 4, 3, _mlp(192), img_size=64, num_frames=32),
-    "ac_small": ACPredictorConfig(384, 384, 6, 6, _mlp(384), img_size=128, num_frames=32),
+    "ac_tiny": ACPredictorConfig(192, 192, 4, 3, _mlp(192), img_size=64),
+    "ac_small": ACPredictorConfig(384, 384, 6, 6, _mlp(384), img_size=128),
     "vjepa2_ac_vitg": ACPredictorConfig(1408, 1024, 24, 16, _mlp(1024)),
 }
 

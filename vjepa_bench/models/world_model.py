@@ -1,5 +1,5 @@
 """Whether an encoder and an AC predictor form one world model: the predictor reads and writes the encoder's
-features, so their widths, patch and tubelet sizes must agree."""
+features, so their widths and patch sizes must agree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from torch import nn
 
 from vjepa_bench.errors import UsageError
 
-_SHARED = ("embed_dim", "patch_size", "tubelet_size")
+_SHARED = ("embed_dim", "patch_size")
 
 
 def check_world_model(encoder: nn.Module, predictor: nn.Module, source: str) -> None:

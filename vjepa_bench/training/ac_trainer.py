@@ -65,7 +65,6 @@ def build_predictor_for(cfg: TrainACConfig, encoder: nn.Module) -> nn.Module:
         "embed_dim": encoder.config.embed_dim,
         "img_size": cfg.data.image_size,
         "patch_size": encoder.config.patch_size,
-        "tubelet_size": encoder.config.tubelet_size,
         **cfg.predictor_overrides,
     }
     try:
@@ -160,7 +159,7 @@ class ACTrainer(TrainLoop[TrainACConfig]):
         return {"predictor": self.predictor.state_dict(), "predictor_config": self.predictor.config.to_dict()}
 
     def _load_model_state(self, state: dict[str, Any], path: Path) -> None:
-        if state["predictor_config"] != self.predictor.config.to_dict():
+        if not self.predictor.config.matches(state["predictor_config"]):
             raise UsageError(
                 f"{path} was trained with another predictor config; use a new output_dir or resume=false"
             )

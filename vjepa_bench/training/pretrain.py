@@ -114,7 +114,7 @@ def build_networks(cfg: PretrainConfig) -> tuple[nn.Module, nn.Module]:
         predictor = build_predictor(
             cfg.predictor,
             **{"embed_dim": c.embed_dim, "img_size": cfg.data.image_size, "patch_size": c.patch_size,
-               "tubelet_size": c.tubelet_size, **cfg.predictor_overrides},
+               **cfg.predictor_overrides},
         )  # fmt: skip
     except (KeyError, TypeError) as err:
         raise UsageError(f"encoder / predictor preset or overrides: {err}") from err
@@ -186,7 +186,9 @@ class Pretrainer(TrainLoop[PretrainConfig]):
                 "model_configs": self._model_configs()}
 
     def _load_model_state(self, state: dict[str, Any], path: Path) -> None:
-        if state.get("model_configs") != self._model_configs():
+        saved = state.get("model_configs") or {}
+        if not (self.jepa.encoder.config.matches(saved.get("encoder", {}))
+                and self.jepa.predictor.config.matches(saved.get("predictor", {}))):
             raise UsageError(f"{path} was trained with another encoder or predictor config (encoder, "
                              "predictor or their overrides); keep the saved settings, use a new output_dir or "
                              "resume=false")
