@@ -15,6 +15,9 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models import build_encoder
 from vjepa_bench.video.evaluate import VideoEvalConfig, run_video_eval
 from vjepa_bench.video.features import LayerSpec, encode_views, load_features
+from vjepa_bench.video.metrics import class_mean_recall
+from vjepa_bench.video.probe_grid import GridConfig, train_heads, view_averaged_head_probs
+from vjepa_bench.video.submission import SubmissionSpec, write_submission
 
 COLUMNS = ["narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp", "stop_timestamp",
            "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun", "noun_class", "all_nouns",
@@ -66,12 +69,14 @@ def test_ek100_anticipation_official_then_compat(ek100, tmp_path, capsys):
     assert head["groups"]["overall"]["action"]["num_samples_used"] == 3
     tokens = load_features(out / "features_eval.h5").tokens
     assert tokens.shape == (3, 1, 2 * (4 // 2) * (32 // 16) ** 2, 192)  # two layers' tokens concatenated
+    check_submission(out / "ek100_submission.json", official, (0, 0, 0), top_actions=6)
 
     cfg = VideoEvalConfig(
         benchmark="ek100", format="ek100", train_files=official_files(ek100, "train"),
         eval_files={**official_files(ek100, "validation"), "unseen_csv": str(ek100 / "unseen.csv"),
                     "tail_verbs_csv": str(ek100 / "tail_verbs.csv")},
-        output_dir=str(out), ek100_mode="vjepa2_compat", features=LayerSpec((2, 5)))
+        output_dir=str(out), ek100_mode="vjepa2_compat", features=LayerSpec((2, 5)),
+        submission=SubmissionSpec(sls_pt=2, sls_tl=1, sls_td=3, top_actions=4))
     cfg = replace(cfg, clips=replace(cfg.clips, frames_per_clip=4, fps=4.0, crop=32, frame_step=1),
                   grid=replace(cfg.grid, lrs=(1e-3, 1e-4), wds=(0.01,), epochs=2, batch_size=4, depth=1, num_heads=3,
                                heldout_fraction=0.2))
@@ -80,6 +85,62 @@ def test_ek100_anticipation_official_then_compat(ek100, tmp_path, capsys):
     assert compat["heads"][0]["groups"]["overall"]["action"]["num_samples_used"] == 2  # the untrained pair dropped
     for c, o in zip(compat["heads"], official["heads"]):
         assert c["action_recall5"] >= o["action_recall5"]
+    check_submission(out / "ek100_submission.json", compat, (2, 1, 3), top_actions=4)
+
+
+VAL_IDS = ["P01_01_v0", "P03_01_v0", "P03_01_v1"]
+VAL_VERBS, VAL_NOUNS = [0, 1, 2], [1, 1, 2]  # in vocabulary order: nouns (3, 5), and 9 never trained
+
+
+def check_submission(path, results: dict, sls: tuple[int, int, int], top_actions: int) -> None:
+    """The challenge file field by field, and its scores are the selected head's (they give its recall)."""
+    sub = json.loads(path.read_text())
+    assert list(sub) == ["version", "challenge", "sls_pt", "sls_tl", "sls_td", "results"]
+    assert (sub["version"], sub["challenge"]) == ("0.2", "action_anticipation")
+    assert (sub["sls_pt"], sub["sls_tl"], sub["sls_td"]) == sls
+    assert results["submission"] == {"file": str(path), "head": results[results["head_selection"]]["head"],
+                                     "entries": 3}
+    assert list(sub["results"]) == VAL_IDS
+    trained_pairs = {f"{(i + p) % 3},{(3, 5)[i % 2]}" for p in (1, 2) for i in range(5)}
+    for entry in sub["results"].values():
+        assert list(entry) == ["verb", "noun", "action"]
+        assert list(entry["verb"]) == ["0", "1", "2"] and list(entry["noun"]) == ["3", "5"]  # official class ids
+        assert all(isinstance(x, float) for part in entry.values() for x in part.values())
+        assert sum(entry["verb"].values()) == pytest.approx(1.0) and sum(entry["noun"].values()) == pytest.approx(1.0)
+        actions = list(entry["action"].values())
+        assert len(actions) == top_actions and set(entry["action"]) <= trained_pairs
+        assert actions == sorted(actions, reverse=True) and sum(actions) <= 1.0 + 1e-6
+    pairs = sorted(trained_pairs, key=lambda a: tuple(map(int, a.split(","))))  # the head's action order
+    checks = [("verb", VAL_VERBS, None), ("noun", VAL_NOUNS, None)]
+    if top_actions == len(pairs):  # every action score written: the action recall can be recomputed too
+        checks.append(("action", [pairs.index("0,5"), pairs.index("1,5"), len(pairs)], pairs))
+    for name, labels, order in checks:
+        scores = np.array([[sub["results"][i][name][c] for c in (order or sub["results"][i][name])] for i in VAL_IDS])
+        recall = class_mean_recall(scores, np.array(labels), 5, results["ek100_mode"])["recall"]
+        assert recall == pytest.approx(results["recall5"][name])
+
+
+def test_submission_scores_are_the_selected_heads_probabilities(tmp_path):
+    rng = np.random.default_rng(0)
+    tokens = rng.normal(size=(5, 2, 4, 16)).astype(np.float32)  # 5 samples, 2 views
+    labels = np.stack([rng.integers(0, 3, 5), rng.integers(0, 2, 5), rng.integers(0, 4, 5)], axis=1)
+    grid = GridConfig(lrs=(1e-3,), wds=(0.01,), epochs=1, batch_size=4, depth=1, num_heads=2, heldout_fraction=0.0)
+    head = train_heads(grid, tokens, labels, {"verb": 3, "noun": 2, "action": 4})[0][0]
+    ids = {"verb": [4, 7, 9, 11], "noun": [0, 300], "action": ["4,0", "4,300", "7,0", "9,300", "11,0"]}
+    path = write_submission(tmp_path / "sub.json", head, tokens, [f"n{i}" for i in range(5)], ids,
+                            SubmissionSpec(sls_pt=1, top_actions=2))
+    sub = json.loads(path.read_text())
+    verb, noun, action = view_averaged_head_probs(head, tokens)
+    for i in range(5):
+        entry = sub["results"][f"n{i}"]
+        assert list(entry["verb"]) == ["4", "7", "9"] and list(entry["noun"]) == ["0", "300"]  # the trained ones
+        np.testing.assert_allclose(list(entry["verb"].values()), verb[i], rtol=1e-6)
+        np.testing.assert_allclose(list(entry["noun"].values()), noun[i], rtol=1e-6)
+        best = np.argsort(-action[i], kind="stable")[:2]
+        assert entry["action"] == pytest.approx({ids["action"][j]: float(action[i, j]) for j in best})
+    assert (sub["sls_pt"], sub["sls_tl"], sub["sls_td"]) == (1, 0, 0)
+    with pytest.raises(UsageError, match="submission.sls_tl"):
+        SubmissionSpec(sls_tl=-1).validate()
 
 
 def official_files(root, split: str) -> dict:

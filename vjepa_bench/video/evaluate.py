@@ -25,6 +25,7 @@ from vjepa_bench.video.anticipation import EK100_LABELS, evaluate_anticipation_h
 from vjepa_bench.video.features import CachedFeatures, ClipSpec, LayerSpec, cache_features, load_features
 from vjepa_bench.video.metrics import EK100_MODES, EK100Mode
 from vjepa_bench.video.probe_grid import GridConfig, evaluate_heads, train_heads
+from vjepa_bench.video.submission import SUBMISSION_FILE, SubmissionSpec, write_submission
 
 HEAD_SELECTIONS = ("selected_on_heldout_train", "max_over_heads_on_eval")
 
@@ -44,6 +45,7 @@ class VideoEvalConfig:
     grid: GridConfig = GridConfig()
     features: LayerSpec = LayerSpec()
     ek100_mode: str = "official"
+    submission: SubmissionSpec = SubmissionSpec()
     checkpoint: str | None = None
     encoder_preset: str = "vit_tiny"
     seed: int = 0
@@ -61,6 +63,7 @@ class VideoEvalConfig:
             raise UsageError(f"ek100_mode must be one of {EK100_MODES}, got {self.ek100_mode!r}")
         if not self.grid.lrs or not self.grid.wds:
             raise UsageError("grid.lrs and grid.wds must each list at least one value")
+        self.submission.validate()
 
 
 def load_encoder(cfg: VideoEvalConfig) -> VisionTransformer:
@@ -94,9 +97,12 @@ def _anticipation(cfg: VideoEvalConfig, split: Split, eval_split: Split, train: 
                                          held.labels, participants, eval_split.extra.get("unseen_participants", []),
                                          tail, cast(EK100Mode, cfg.ek100_mode))
     primary = scores[cfg.head_selection]
+    submission = write_submission(Path(cfg.output_dir) / SUBMISSION_FILE, heads[primary["head"]], held.tokens,
+                                  held.ids, split.extra["class_ids"], cfg.submission)
     return {"metric": "class-mean recall@5", "ek100_mode": cfg.ek100_mode,
             "recall5": {name: primary[f"{name}_recall5"] for name in EK100_LABELS},
-            "trained_classes": eval_split.extra.get("trained_classes", classes), **scores}
+            "trained_classes": eval_split.extra.get("trained_classes", classes),
+            "submission": {"file": str(submission), "head": primary["head"], "entries": len(held.ids)}, **scores}
 
 
 def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
@@ -121,7 +127,8 @@ def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
               else _classification(cfg, train_split, train, held))
     results = {
         "benchmark": cfg.benchmark,
-        **{k: scores.pop(k) for k in ("top1", "top5", "metric", "ek100_mode", "recall5") if k in scores},
+        **{k: scores.pop(k) for k in ("top1", "top5", "metric", "ek100_mode", "recall5", "submission")
+           if k in scores},
         "head_selection": cfg.head_selection,
         **scores,
         "encoder": cfg.checkpoint or f"{cfg.encoder_preset} (random weights, seed {cfg.seed})",
