@@ -9,7 +9,8 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.video.qa_annotations import read_qa_annotations
 from vjepa_bench.video.qa_parse import parse_choice
 from vjepa_bench.video.qa_predictions import read_predictions
-from vjepa_bench.video.qa_score import ScoreQAConfig, run_score_qa
+from vjepa_bench.video.config import ScoreQAConfig
+from vjepa_bench.video.qa_score import run_score_qa
 
 OPTIONS = ["red ball", "blue ball", "green cube"]
 

@@ -15,12 +15,14 @@ from vjepa_bench.schema.collect import CollectConfig
 from vjepa_bench.schema.eval import EvalConfig
 from vjepa_bench.schema.sweep import SweepCameraConfig
 from vjepa_bench.training.config import PretrainConfig, TrainACConfig
+from vjepa_bench.video.config import MakeSimMotionConfig, ScoreQAConfig, VideoEvalConfig
 
 _T = TypeVar("_T")
 
 COMMAND_SCHEMAS: dict[str, type] = {
     "eval": EvalConfig, "collect": CollectConfig, "sweep_camera": SweepCameraConfig,
     "train_ac": TrainACConfig, "pretrain": PretrainConfig,
+    "video_eval": VideoEvalConfig, "make_sim_motion": MakeSimMotionConfig, "score_qa": ScoreQAConfig,
 }
 """Command config name -> schema, stored as ``<name>_schema`` (the first entry of that YAML's defaults list)."""
 

@@ -1,36 +1,16 @@
-"""Hydra entry points: ``vjepa-bench video-eval``, ``vjepa-bench make-sim-motion`` and ``vjepa-bench score-qa``."""
+"""Entry points of ``vjepa-bench video-eval``, ``vjepa-bench make-sim-motion`` and ``vjepa-bench score-qa``: each
+takes its parsed schema (``vjepa_bench.video.config``), runs and prints a one-line summary."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
-from vjepa_bench.errors import UsageError
-from vjepa_bench.video.evaluate import VideoEvalConfig, run_video_eval
-from vjepa_bench.video.qa_score import ScoreQAConfig, run_score_qa
-from vjepa_bench.video.sim_motion import SimMotionSpec, make_sim_motion
-
-_C = TypeVar("_C")
+from vjepa_bench.video.config import MakeSimMotionConfig, ScoreQAConfig, VideoEvalConfig
+from vjepa_bench.video.evaluate import run_video_eval
+from vjepa_bench.video.qa_score import run_score_qa
+from vjepa_bench.video.sim_motion import make_sim_motion
 
 
-def parse(schema: type[_C], cfg: DictConfig | dict[str, Any]) -> _C:
-    """A composed config as the frozen dataclass ``schema``; unknown keys and wrong types are UsageErrors."""
-    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    data = {k: v for k, v in data.items() if k != "hydra"}
-    try:
-        base = OmegaConf.structured(schema)
-        for key in [k for k in base if OmegaConf.is_config(base[k])]:
-            OmegaConf.set_readonly(base[key], False)  # frozen dataclasses give read-only nodes
-        OmegaConf.set_readonly(base, False)
-        return OmegaConf.to_object(OmegaConf.merge(base, data))  # type: ignore[return-value]
-    except OmegaConfBaseException as err:
-        raise UsageError(f"bad config: {err}") from None
-
-
-def video_eval(cfg: DictConfig) -> None:
-    results = run_video_eval(parse(VideoEvalConfig, cfg))
+def video_eval(cfg: VideoEvalConfig) -> None:
+    results = run_video_eval(cfg)
     if "recall5" in results:
         r, best = results["recall5"], results["max_over_heads_on_eval"]
         score = (f"class-mean recall@5 ({results['ek100_mode']}): verb {r['verb']:.3f} noun {r['noun']:.3f} "
@@ -43,17 +23,12 @@ def video_eval(cfg: DictConfig) -> None:
           f"{best_score}); skipped {results['skipped_broken']}; {results['wall_s']} s")
 
 
-def sim_motion(cfg: DictConfig) -> None:
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    out_dir = data.pop("out_dir", None)
-    if not out_dir:
-        raise UsageError("out_dir is required, e.g. out_dir=data/sim_motion")
-    print(f"sim_motion written to {make_sim_motion(out_dir, parse(SimMotionSpec, data))}")
+def sim_motion(cfg: MakeSimMotionConfig) -> None:
+    print(f"sim_motion written to {make_sim_motion(cfg.out_dir, cfg)}")
 
 
-def score_qa(cfg: DictConfig) -> None:
-    results = run_score_qa(parse(ScoreQAConfig, cfg))
+def score_qa(cfg: ScoreQAConfig) -> None:
+    results = run_score_qa(cfg)
     overall, ids = results["overall"], results["id_check"]
     print(f"{results['benchmark']}: accuracy {overall['accuracy']:.4f} ({overall['correct']}/{overall['total']}); "
           f"unparsed {overall['unparsed']}{' (rule-only formats included)' if overall['rule_only'] else ''}; "

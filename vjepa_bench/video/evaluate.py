@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,49 +22,11 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models import CheckpointError, VisionTransformer, build_encoder, load_checkpoint
 from vjepa_bench.video.annotations import Split, read_split
 from vjepa_bench.video.anticipation import EK100_LABELS, evaluate_anticipation_heads
-from vjepa_bench.video.features import CachedFeatures, ClipSpec, LayerSpec, cache_features, load_features
-from vjepa_bench.video.metrics import EK100_MODES, EK100Mode
-from vjepa_bench.video.probe_grid import GridConfig, evaluate_heads, train_heads
-from vjepa_bench.video.submission import SUBMISSION_FILE, SubmissionSpec, write_submission
-
-HEAD_SELECTIONS = ("selected_on_heldout_train", "max_over_heads_on_eval")
-
-
-@dataclass(frozen=True)
-class VideoEvalConfig:
-    """``vjepa-bench video-eval``: the benchmark's annotation format and files, clip sampling, probe grid, cached
-    encoder layers, EK100 recall mode, encoder (a checkpoint, or ``encoder_preset`` with random weights from
-    ``seed``)."""
-
-    benchmark: str = "sim_motion"
-    data_dir: str = "data/sim_motion"
-    format: str = "ssv2"
-    train_files: dict[str, Any] = field(default_factory=dict)
-    eval_files: dict[str, Any] = field(default_factory=dict)
-    clips: ClipSpec = ClipSpec()
-    grid: GridConfig = GridConfig()
-    features: LayerSpec = LayerSpec()
-    ek100_mode: str = "official"
-    submission: SubmissionSpec = SubmissionSpec()
-    checkpoint: str | None = None
-    encoder_preset: str = "vit_tiny"
-    seed: int = 0
-    head_selection: str = "selected_on_heldout_train"
-    output_dir: str = "runs/video_eval"
-    num_workers: int = 0
-    cpu_threads: int | None = None
-
-    def validate(self) -> None:
-        if self.head_selection not in HEAD_SELECTIONS:
-            raise UsageError(f"head_selection must be one of {HEAD_SELECTIONS}, got {self.head_selection!r}")
-        if self.clips.views not in (1, 3):
-            raise UsageError(f"clips.views must be 1 or 3, got {self.clips.views}")
-        if self.ek100_mode not in EK100_MODES:
-            raise UsageError(f"ek100_mode must be one of {EK100_MODES}, got {self.ek100_mode!r}")
-        if not self.grid.lrs or not self.grid.wds:
-            raise UsageError("grid.lrs and grid.wds must each list at least one value")
-        self.submission.validate()
-
+from vjepa_bench.video.config import VideoEvalConfig
+from vjepa_bench.video.features import CachedFeatures, cache_features, load_features
+from vjepa_bench.video.metrics import EK100Mode
+from vjepa_bench.video.probe_grid import evaluate_heads, train_heads
+from vjepa_bench.video.submission import SUBMISSION_FILE, write_submission
 
 def load_encoder(cfg: VideoEvalConfig) -> VisionTransformer:
     if cfg.checkpoint is None:
@@ -107,7 +69,6 @@ def _anticipation(cfg: VideoEvalConfig, split: Split, eval_split: Split, train: 
 
 def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
     """Run (or resume) one evaluation and return the results written to ``results.json``."""
-    cfg.validate()
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     out = Path(cfg.output_dir)

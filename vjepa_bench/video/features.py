@@ -56,10 +56,11 @@ class LayerSpec:
     def __post_init__(self) -> None:
         if self.layers is not None:  # a config gives a list; the cache key needs one spelling
             object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
-
-    def validate(self, depth: int) -> None:
         if self.merge not in LAYER_MERGES:
             raise UsageError(f"features.merge must be one of {LAYER_MERGES}, got {self.merge!r}")
+
+    def validate(self, depth: int) -> None:
+        """The listed blocks exist in an encoder of ``depth`` blocks."""
         if self.layers is not None and (not self.layers or any(not -depth <= i < depth for i in self.layers)):
             raise UsageError(f"features.layers={list(self.layers)}: list block indices in [-{depth}, {depth}) "
                              f"(the encoder has {depth} blocks), or null for the final output")

@@ -34,6 +34,10 @@ class GridConfig:
     heldout_fraction: float = 0.1
     seed: int = 0
 
+    def __post_init__(self) -> None:  # a config gives lists; results and comparisons need one spelling
+        object.__setattr__(self, "lrs", tuple(float(x) for x in self.lrs))
+        object.__setattr__(self, "wds", tuple(float(x) for x in self.wds))
+
 
 def _head_names(classes: dict[str, int]) -> tuple[tuple[str, int], ...]:
     """Classifier attributes: ``linear`` for one label (as the released classification probes), else

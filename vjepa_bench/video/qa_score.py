@@ -11,39 +11,19 @@ from __future__ import annotations
 
 import glob
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.fileio import write_json_atomic
+from vjepa_bench.video.config import ScoreQAConfig
 from vjepa_bench.video.qa_annotations import QAItem, benchmark_spec, read_qa_annotations
 from vjepa_bench.video.qa_parse import parse_choice
 from vjepa_bench.video.qa_predictions import Prediction, read_predictions
 
 LISTED_IDS = 20
 """How many missing / extra / duplicate ids results.json lists (all are counted)."""
-
-
-@dataclass(frozen=True)
-class ScoreQAConfig:
-    """``vjepa-bench score-qa``: the benchmark, its annotation file, the prediction files (paths or globs), the
-    id template for lmms-eval samples (null: the benchmark's default) and the output folder."""
-
-    benchmark: str | None = None
-    annotations: str | None = None
-    predictions: list[str] = field(default_factory=list)
-    id_template: str | None = None
-    output_dir: str | None = None
-
-    def validate(self) -> None:
-        if self.benchmark is None:
-            raise UsageError("benchmark is required: benchmark=perceptiontest|tempcompass|mvbench|tomato")
-        benchmark_spec(self.benchmark)
-        if self.annotations is None:
-            raise UsageError("annotations is required: annotations=<JSON or JSONL file> (see docs/video.md)")
-        if not self.predictions:
-            raise UsageError("predictions is required: predictions=[<samples_*.jsonl or id/answer JSONL>, ...]")
 
 
 @dataclass

@@ -10,7 +10,6 @@ and ``...-{train,validation}.json`` next to them, so the SSv2 reader loads them 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import mujoco
@@ -18,6 +17,7 @@ import numpy as np
 
 from vjepa_bench.envs import CameraPose, FrankaGraspEnv
 from vjepa_bench.data.video import write_video
+from vjepa_bench.video.config import SimMotionSpec
 
 TEMPLATES = (
     "Moving [something] from right to left",
@@ -32,19 +32,6 @@ TEMPLATES = (
 )
 HAND_ABOVE_OBJECT = 0.11
 """Flange height above the box centre when the box sits between the fingers (m)."""
-
-
-@dataclass(frozen=True)
-class SimMotionSpec:
-    """``clips`` clips (template ``i % 9``) of ``frames`` frames at ``image_size`` px; ``val_fraction`` go to the
-    validation split."""
-
-    clips: int = 270
-    frames: int = 16
-    image_size: int = 128
-    fps: int = 8
-    val_fraction: float = 0.3
-    seed: int = 0
 
 
 def _image_axes(pose: CameraPose) -> tuple[np.ndarray, np.ndarray]:
