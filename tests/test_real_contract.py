@@ -16,7 +16,6 @@ from scipy.spatial.transform import Rotation
 
 from vjepa_bench.envs.real import Pose, SafeRobot, SafetyLimits
 from vjepa_bench.envs.real.fake import FakeRobot
-from vjepa_bench.envs.real.interface import READY_ROTATION
 from vjepa_bench.envs.real.franky_robot import FrankyRobot
 from vjepa_bench.envs.real.sim_robot import SimRobot
 
@@ -37,7 +36,8 @@ sys.argv = ["franky-sim", "--hostname", sys.argv[1], "-s", "mujoco"]
 from franky_sim.run_server import main
 main()
 """
-HOME = Pose(np.array([0.45, 0.0, 0.35]), READY_ROTATION)
+HOME = np.array([0.45, 0.0, 0.35])
+"""Flange position of the home pose; its orientation is the adapter's ``ready_rotation``."""
 
 
 def _port_open(host: str, port: int = 1337) -> bool:
@@ -75,7 +75,7 @@ def _limits(**kw) -> SafetyLimits:
 
 
 def _make(kind: str, request) -> tuple[SafeRobot, float]:
-    """A connected safe robot at HOME and its position tolerance (m)."""
+    """A connected safe robot at its home pose and its position tolerance (m)."""
     if kind == "sim":
         adapter, tol = SimRobot(image_size=16), 0.006
     elif kind == "franky":
@@ -85,7 +85,7 @@ def _make(kind: str, request) -> tuple[SafeRobot, float]:
     robot = SafeRobot(adapter, _limits())
     robot.connect()
     robot.start_episode()
-    robot.move_to(HOME, tolerance_m=tol / 2)
+    robot.move_to(Pose(HOME, adapter.ready_rotation), tolerance_m=tol / 2)
     request.addfinalizer(robot.close)
     return robot, tol
 
@@ -109,7 +109,7 @@ def test_reaches_targets_with_base_frame_deltas_and_euler_round_trips(kind, requ
     vector = turned.vector()
     again = Pose.from_euler(vector[:3], vector[3:6])
     assert (again.rotation * turned.pose.rotation.inv()).magnitude() < 1e-5
-    target = Pose(HOME.position + [0.05, 0.05, -0.05], READY_ROTATION)
+    target = Pose(HOME + [0.05, 0.05, -0.05], start.pose.rotation)
     reached = robot.move_to(target, tolerance_m=tol / 2)
     assert np.linalg.norm(reached.position - target.position) < tol
 

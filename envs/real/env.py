@@ -29,7 +29,7 @@ from vjepa_bench import layout
 from vjepa_bench.envs.base import STATE_HIGH, STATE_LOW
 from vjepa_bench.envs.real.cameras import square_resize
 from vjepa_bench.envs.real.config import CameraDeviceConfig, RobotConfig, make_camera, make_robot
-from vjepa_bench.envs.real.interface import READY_ROTATION, CameraAdapter, CameraTimeout, Pose, RobotAdapter
+from vjepa_bench.envs.real.interface import CameraAdapter, CameraTimeout, Pose, RobotAdapter
 from vjepa_bench.envs.real.safety import SafeRobot, SafetyAbort, SafetyLimits, SafetyViolation, stop_on_interrupt
 from vjepa_bench.envs.reach import SUCCESS_DISTANCE
 from vjepa_bench.errors import UsageError
@@ -92,7 +92,7 @@ class FrankaRealEnv(gym.Env):
         self.robot = SafeRobot(adapter, self.limits)
         self.camera = camera_adapter or make_camera(self.camera_config, adapter)
         self.operator = operator or Operator(self.config.interactive)
-        self.home = Pose(np.asarray(self.config.home, np.float64), READY_ROTATION)
+        self.home = Pose(np.asarray(self.config.home, np.float64), adapter.ready_rotation)
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
             "image": gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), dtype=np.uint8),

@@ -115,6 +115,8 @@ class RobotAdapter(abc.ABC):
     """
 
     name = "robot"
+    ready_rotation: Rotation = READY_ROTATION
+    """Flange orientation of the home pose (the real env's home keeps it for every episode)."""
 
     @abc.abstractmethod
     def connect(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vjepa_bench import layout
+from vjepa_bench.envs.controller import TOP_DOWN
 from vjepa_bench.envs.real.interface import (
     CameraAdapter,
     ControlFault,
@@ -24,6 +25,7 @@ from vjepa_bench.envs.real.interface import (
 
 class SimRobot(RobotAdapter):
     name = "sim"
+    ready_rotation = TOP_DOWN  # the sim hand's start pose, inside its controller's rotation cone
 
     def __init__(self, task: str = "vjepa_bench/FrankaReach-v1", image_size: int = 64, seed: int = 0,
                  tolerance_m: float = 0.003, max_steps_per_move: int = 40) -> None:
