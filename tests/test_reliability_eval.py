@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -72,6 +73,36 @@ def test_a_second_eval_on_a_folder_in_use_is_refused_at_once(tmp_path):
     assert f"is in use by vjepa-bench eval of random on {REACH} (pid {first.pid} " in message
     episodes = [json.loads(line)["episode"] for line in log.read_text().splitlines() if line.endswith("}")]
     assert len(episodes) == len(set(episodes)), "no episode may be written twice"
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child: a write past ``limit`` bytes fails with EFBIG instead of killing it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_full_disk_stops_in_one_line_and_the_same_command_resumes(tmp_path):
+    """The kernel's file-size limit refuses writes the way a full disk does (no mount needed): the run stops in
+    one line, keeps its finished episodes, and the same command finishes the run without playing them again."""
+    full = tmp_path / "full"
+    subprocess.run(_cli(full, 2), check=True, capture_output=True, timeout=300)
+    results = (full / "results.json").stat().st_size
+    assert (full / "episodes.jsonl").stat().st_size < results - 1 and (full / "run.json").stat().st_size < results - 1
+    out = tmp_path / "run"
+    stopped = subprocess.run(_cli(out, 2), capture_output=True, text=True, timeout=300,
+                             preexec_fn=_limit_file_size(results - 1))
+    lines = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert stopped.returncode != 0 and len(lines) == 1, stopped.stderr
+    assert lines[0].startswith("vjepa-bench eval: ") and lines[0].endswith(
+        "while writing; free disk space or choose another output folder, then run the same command again (finished "
+        "work is kept and resumes)")
+    kept = (out / "episodes.jsonl").read_bytes()
+    assert kept.count(b"\n") == 2 and not (out / "results.json").exists()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    subprocess.run(_cli(out, 2), check=True, capture_output=True, timeout=300)
+    assert (out / "episodes.jsonl").read_bytes() == kept  # resumed: nothing played twice
+    assert len(json.loads((out / "results.json").read_text())["records"]) == 2
 
 
 # Non-finite energies: a one-line error, never NaN in the results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -47,6 +48,9 @@ COMMANDS: dict[str, Command] = {
     "sweep-camera": Command("sweep_camera", "vjepa_bench.evaluation.sweep_command:main", "camera-angle sensitivity"),
     "robot-check": Command("robot_check", "vjepa_bench.envs.real.check:main", "pre-flight of a real arm and camera"),
 }
+
+OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+"""Write failures a user fixes outside vjepa-bench (disk full, quota, file size limit, read-only file system)."""
 
 USAGE = "usage: vjepa-bench <command> [key=value ...] [--multirun]\n\ncommands:\n" + "\n".join(
     f"  {name:<14} {cmd.help}" for name, cmd in COMMANDS.items()
@@ -97,6 +101,14 @@ def check_config(config: str, overrides: list[str]) -> None:
             parse(cfg)
 
 
+def out_of_room(err: OSError) -> str:
+    """One line for a write that the file system refused; every command writes history atomically or appends
+    fsync-ed records, so what finished is kept and the same command resumes."""
+    where = f"{err.filename}: " if err.filename else ""
+    return (f"{where}{err.strerror} while writing; free disk space or choose another output folder, then run the same "
+            "command again (finished work is kept and resumes)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     argv = sys.argv[1:] if argv is None else argv
@@ -119,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
             run(parse(cfg))
         except UsageError as err:
             sys.exit(f"vjepa-bench {' '.join(argv[:1])}: {err}")
+        except OSError as err:
+            if err.errno not in OUT_OF_ROOM:
+                raise
+            sys.exit(f"vjepa-bench {' '.join(argv[:1])}: {out_of_room(err)}")
 
     sys.argv = [f"vjepa-bench {command.config}", *overrides]
     hydra.main(version_base=None, config_path=f"pkg://{CONFIG_MODULE}", config_name=command.config)(task)()

@@ -20,7 +20,7 @@ from vjepa_bench import layout
 READY_ROTATION = Rotation.from_euler("xyz", [np.pi, 0.0, -np.pi / 4])
 """Flange orientation of Franka's ready pose (joint 7 at +45 deg): hand down, fingers closing along the base y axis.
 The real arm's home keeps it (DROID's home too); the simulated tasks turn the hand 90 deg so that the default camera
-sees the fingers open and close."""
+sees the fingers open and close, and the sim adapter's home keeps the sim's top-down pose (``ready_rotation``)."""
 
 
 class RobotError(RuntimeError):
