@@ -6,22 +6,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, run_evaluation
-from vjepa_bench.leaderboard import config as C
 from vjepa_bench.leaderboard.board import board_data, to_html, to_markdown, write_board
 from vjepa_bench.leaderboard.entries import build_entry, dumps, loads_strict
 from vjepa_bench.leaderboard.tracks import SUBMISSIONS_DIR, load_lock, track, write_lock, write_text_atomic
 from vjepa_bench.leaderboard.validate import file_problems
 from vjepa_bench.leaderboard.verify import verify_entry
+from vjepa_bench.schema.leaderboard import (
+    AdminConfig,
+    BaselinesConfig,
+    BuildConfig,
+    LockConfig,
+    ServeConfig,
+    SubmitConfig,
+    ValidateConfig,
+    VerifyConfig,
+)
 
 
-def lock(cfg: DictConfig) -> None:
-    settings = C.load(C.LockConfig, cfg, "lock")
-    written = write_lock(Path(settings.lock))
-    print(f"{settings.lock}: env hash {written['env_hash']}, {len(written['tracks'])} tracks")
+def lock(s: LockConfig) -> None:
+    written = write_lock(Path(s.lock))
+    print(f"{s.lock}: env hash {written['env_hash']}, {len(written['tracks'])} tracks")
 
 
 def _problems_error(problems: list[str]) -> UsageError:
@@ -40,8 +46,7 @@ def write_entry(entry: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def submit(cfg: DictConfig) -> None:
-    s = C.load(C.SubmitConfig, cfg, "submit")
+def submit(s: SubmitConfig) -> None:
     if not s.name or not s.model:
         raise UsageError("name=... and model=... are required (who submits, and the model's display name)")
     entry = build_entry([Path(r) for r in s.runs], s.name, s.model, contact=s.contact, link=s.link, notes=s.notes,
@@ -53,8 +58,7 @@ def _submission_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("*.json"))
 
 
-def validate(cfg: DictConfig) -> None:
-    s = C.load(C.ValidateConfig, cfg, "validate")
+def validate(s: ValidateConfig) -> None:
     files = [Path(f) for f in s.files] or _submission_files(SUBMISSIONS_DIR)
     lock_data = load_lock(Path(s.lock))
     problems = [p for f in files for p in file_problems(f, lock_data)]
@@ -70,8 +74,7 @@ def _read_entry(path: Path) -> dict[str, Any]:
     return loads_strict(Path(path).read_bytes(), str(path))
 
 
-def verify(cfg: DictConfig) -> None:
-    s = C.load(C.VerifyConfig, cfg, "verify")
+def verify(s: VerifyConfig) -> None:
     if not s.entry:
         raise UsageError("entry=<file> is required, e.g. entry=leaderboard/submissions/<id>.json")
     path = Path(s.entry)
@@ -97,8 +100,7 @@ def valid_entries(directory: Path) -> list[tuple[dict[str, Any], bool]]:
     return [(e, bool((e.get("verification") or {}).get("match"))) for e in entries]
 
 
-def build(cfg: DictConfig) -> None:
-    s = C.load(C.BuildConfig, cfg, "build")
+def build(s: BuildConfig) -> None:
     board = board_data(valid_entries(Path(s.submissions)), load_lock()["env_hash"])
     out = Path(s.out_dir)
     if s.check:
@@ -114,22 +116,20 @@ def build(cfg: DictConfig) -> None:
         print(f"wrote {path}")
 
 
-def serve(cfg: DictConfig) -> None:
+def serve(s: ServeConfig) -> None:
     import uvicorn
 
     from vjepa_bench.leaderboard.server import SubmissionStore, create_app
 
-    s = C.load(C.ServeConfig, cfg, "serve")
     Path(s.db).parent.mkdir(parents=True, exist_ok=True)
     app = create_app(SubmissionStore(Path(s.db)), load_lock(), s.bearer_token(), s.max_bytes)
     print(f"serving on http://{s.host}:{s.port}/ (database {s.db})")
     uvicorn.run(app, host=s.host, port=s.port, log_level="warning")
 
 
-def admin(cfg: DictConfig) -> None:
+def admin(s: AdminConfig) -> None:
     from vjepa_bench.leaderboard.server import SubmissionStore, board_from_store
 
-    s = C.load(C.AdminConfig, cfg, "admin")
     if not Path(s.db).is_file():
         raise UsageError(f"db={s.db}: no such database; start `vjepa-bench leaderboard serve` first")
     store = SubmissionStore(Path(s.db))
@@ -169,8 +169,7 @@ def run_baseline(agent: str, track_name: str, image_size: int, runs_dir: Path, e
     return folder
 
 
-def baselines(cfg: DictConfig) -> None:
-    s = C.load(C.BaselinesConfig, cfg, "baselines")
+def baselines(s: BaselinesConfig) -> None:
     unknown = [a for a in s.agents if a not in ("scripted", "random")]
     if unknown:
         raise UsageError(f"agents={unknown}: only scripted and random run here; submit others with `submit`")

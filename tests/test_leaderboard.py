@@ -301,7 +301,7 @@ def test_cli_validate_lists_each_problem_and_exits_nonzero(tmp_path, entry):
                for line in message.splitlines())
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["leaderboard", "verify", "entry=x.json", "episodes=many"])
-    assert str(exit_info.value.code).endswith("episodes='many': expected int")
+    assert str(exit_info.value.code).endswith("episodes: Value 'many' of type 'str' could not be converted to Integer")
 
 
 def test_task_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):

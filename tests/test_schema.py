@@ -11,10 +11,14 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from vjepa_bench.agents import load_agents
-from vjepa_bench.cli import COMMANDS
+from vjepa_bench.bench.models import bench_models
+from vjepa_bench.bench.planner import bench_planner
+from vjepa_bench.bench.sim import bench_sim
+from vjepa_bench.cli import COMMANDS, check_config
 from vjepa_bench.collection.collect import collect
 from vjepa_bench.errors import UsageError
 from vjepa_bench.schema import AGENT_SCHEMAS, CollectConfig, parse
+from vjepa_bench.schema.bench import BenchModelsConfig, BenchPlannerConfig, BenchSimConfig
 from vjepa_bench.schema.parse import COMMAND_SCHEMAS
 
 
@@ -45,8 +49,10 @@ def test_every_command_config_composes(command):
         cfg = compose(command)
     try:
         typed = parse(cfg)
-    except UsageError as err:  # only a required value may be missing (the training commands' stores)
-        assert command in ("train_ac", "pretrain") and "stores" in str(err), err
+    except UsageError as err:  # only a required value may be missing (the training commands' stores) or, for
+        # robot-check, the operator's e-stop confirmation, which no file may give
+        assert (command in ("train_ac", "pretrain") and "stores" in str(err)) or (
+            command == "robot_check" and "i_have_an_estop=true" in str(err)), err
         return
     if command in COMMAND_SCHEMAS:
         assert isinstance(typed, COMMAND_SCHEMAS[command])
@@ -59,3 +65,51 @@ def test_collect_defaults_are_the_library_defaults():
     assert set(compared) >= {"seed", "policy", "shard_size", "progress", "max_steps"}
     for name in compared:
         assert signature[name].default == getattr(CollectConfig, name), name
+
+
+@pytest.mark.parametrize("schema, function", [(BenchSimConfig, bench_sim), (BenchModelsConfig, bench_models),
+                                              (BenchPlannerConfig, bench_planner)])
+def test_bench_defaults_are_the_library_defaults(schema, function):
+    signature = inspect.signature(function).parameters
+    assert [f.name for f in dataclasses.fields(schema)] == list(signature)  # the schema is the keyword arguments
+    for f in dataclasses.fields(schema):
+        assert f.default == signature[f.name].default, f.name
+
+
+@pytest.mark.parametrize("config, overrides, message", [
+    ("bench_sim", ["steps=0"], "steps=0: must be an integer >= 1"),
+    ("bench_sim", ["tasks=reach"], "tasks: Invalid value assigned: str is not a ListConfig, list or tuple."),
+    ("bench_models", ["batch=x"], "batch: Value 'x' of type 'str' could not be converted to Integer"),
+    ("bench_models", ["device=gpu"], "device='gpu' is not a device name; use auto, cpu, cuda or cuda:<i>"),
+    ("bench_planner", ["threads=0"], "threads=0: must be an integer >= 1"),
+    ("bench_planner", ["bogus=1"], "bogus is not a setting of BenchPlannerConfig; known: encoder, ac_predictor, "),
+    ("leaderboard_validate", ["bogus=1"], "bogus is not a setting of ValidateConfig; known: files, lock"),
+    ("leaderboard_serve", ["port=70000"], "port=70000: must be a TCP port in [1, 65535]"),
+    ("leaderboard_verify", ["episodes=many"], "episodes: Value 'many' of type 'str' could not be converted to Integer"),
+    ("leaderboard_admin", ["number=1.5"], "number: Value '1.5' of type 'float' could not be converted to Integer"),
+    ("leaderboard_baselines", ["relock=maybe"], "relock: Value 'maybe' is not a valid bool"),
+    ("robot_check", [], "robot-check moves the arm: hold the emergency stop, then pass i_have_an_estop=true"),
+    ("robot_check", ["i_have_an_estop=true", "speed=0.5"], "robot-check: move_m must be in (0, 0.05] m and speed"),
+    ("robot_check", ["i_have_an_estop=true", "frames=1"], "frames=1: must be an integer >= 2"),
+    ("robot_check", ["i_have_an_estop=true", "bogus=1"], "bogus is not a setting of RobotCheckConfig; known: robot,"),
+])
+def test_bad_bench_leaderboard_and_robot_check_settings_are_one_line_naming_the_key(config, overrides, message):
+    with pytest.raises(UsageError) as err:
+        check_config(config, overrides)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("config, overrides, field, value", [
+    ("bench_planner", [], "planners", ["paper", "small", "fast"]),  # the YAML's choice
+    ("bench_planner", ["planners=null", "device=cpu"], "device", "cpu"),
+    ("leaderboard_validate", ["files=[a.json]"], "files", ["a.json"]),
+    ("leaderboard_submit", ["name=42"], "name", "42"),
+    ("robot_check", ["i_have_an_estop=true", "camera_device=replay"], "camera_device", {"name": "replay"}),
+])
+def test_bench_leaderboard_and_robot_check_configs_parse_to_their_schema(config, overrides, field, value):
+    with initialize_config_module("vjepa_bench.configs", version_base=None):
+        typed = parse(compose(config, overrides=overrides))
+    assert isinstance(typed, COMMAND_SCHEMAS[config])
+    got = getattr(typed, field)
+    assert (got["name"] == value["name"]) if isinstance(value, dict) else (list(got) if isinstance(value, list)
+                                                                             else got) == value

@@ -8,10 +8,10 @@ camera's frame rate. Nothing moves unless ``i_have_an_estop=true`` is given: kee
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Dict
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
 from vjepa_bench.envs.real.config import CameraDeviceConfig, RobotConfig, make_camera, make_robot
 from vjepa_bench.envs.real.env import Operator
@@ -21,6 +21,11 @@ from vjepa_bench.errors import UsageError
 
 @dataclass(frozen=True)
 class RobotCheckConfig:
+    """Everything ``vjepa-bench robot-check`` reads (``robot_check_schema``); ``robot`` and ``camera_device`` hold
+    the fields of :class:`RobotConfig` and :class:`CameraDeviceConfig`, checked when those are built."""
+
+    robot: Dict[str, Any] = field(default_factory=lambda: {"name": "franky"})
+    camera_device: Dict[str, Any] = field(default_factory=lambda: {"name": "realsense"})
     i_have_an_estop: bool = False
     confirm: bool = True
     move_m: float = 0.01
@@ -34,6 +39,10 @@ class RobotCheckConfig:
             raise UsageError("robot-check moves the arm: hold the emergency stop, then pass i_have_an_estop=true")
         if not 0 < self.move_m <= 0.05 or not 0 < self.speed <= 0.2:
             raise UsageError("robot-check: move_m must be in (0, 0.05] m and speed in (0, 0.2]")
+        if not self.stream_s > 0 or not self.min_fps > 0:
+            raise UsageError(f"robot-check: stream_s={self.stream_s} and min_fps={self.min_fps} must be > 0")
+        if isinstance(self.frames, bool) or self.frames < 2:
+            raise UsageError(f"frames={self.frames!r}: must be an integer >= 2 (the frame rate needs two stamps)")
 
 
 def _step(operator: Operator, confirm: bool, text: str) -> None:
@@ -96,11 +105,9 @@ def run_check(check: RobotCheckConfig, robot_cfg: RobotConfig, camera_cfg: Camer
     return lines
 
 
-def main(cfg: DictConfig) -> None:
-    values = OmegaConf.to_container(cfg, resolve=True)
-    robot_cfg = RobotConfig.from_dict(values.pop("robot"))
-    camera_cfg = CameraDeviceConfig.from_dict(values.pop("camera_device"))
-    check = RobotCheckConfig(**values)
+def main(check: RobotCheckConfig) -> None:
+    robot_cfg = RobotConfig.from_dict(check.robot)
+    camera_cfg = CameraDeviceConfig.from_dict(check.camera_device)
     for line in run_check(check, robot_cfg, camera_cfg):
         print(line)
     print("robot-check passed: the arm, gripper and camera respond; start with robot.safety.speed=0.05")

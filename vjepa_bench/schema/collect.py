@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from vjepa_bench.schema.env import CameraConfig, EnvConfig
-from vjepa_bench.schema.eval import check_count
+from vjepa_bench.schema.checks import check_count
 
 
 @dataclass

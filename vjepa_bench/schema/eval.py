@@ -7,15 +7,9 @@ from typing import Any, Dict, Optional
 
 from omegaconf import MISSING
 
-from vjepa_bench.errors import UsageError
 from vjepa_bench.planning.config import PlannerConfig
+from vjepa_bench.schema.checks import check_count
 from vjepa_bench.schema.env import CameraConfig, EnvConfig
-
-
-def check_count(key: str, value: int, minimum: int) -> None:
-    """A ``UsageError`` naming ``key`` unless ``value`` is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"{key}={value!r}: must be an integer >= {minimum}")
 
 
 @dataclass

@@ -9,8 +9,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from vjepa_bench.envs.real.check import RobotCheckConfig
 from vjepa_bench.errors import UsageError
+from vjepa_bench.schema import leaderboard
 from vjepa_bench.schema.agents import AGENT_SCHEMAS
+from vjepa_bench.schema.bench import BenchModelsConfig, BenchPlannerConfig, BenchSimConfig
 from vjepa_bench.schema.collect import CollectConfig
 from vjepa_bench.schema.eval import EvalConfig
 from vjepa_bench.schema.sweep import SweepCameraConfig
@@ -23,6 +26,12 @@ COMMAND_SCHEMAS: dict[str, type] = {
     "eval": EvalConfig, "collect": CollectConfig, "sweep_camera": SweepCameraConfig,
     "train_ac": TrainACConfig, "pretrain": PretrainConfig,
     "video_eval": VideoEvalConfig, "make_sim_motion": MakeSimMotionConfig, "score_qa": ScoreQAConfig,
+    "bench_sim": BenchSimConfig, "bench_models": BenchModelsConfig, "bench_planner": BenchPlannerConfig,
+    "leaderboard_lock": leaderboard.LockConfig, "leaderboard_submit": leaderboard.SubmitConfig,
+    "leaderboard_validate": leaderboard.ValidateConfig, "leaderboard_verify": leaderboard.VerifyConfig,
+    "leaderboard_build": leaderboard.BuildConfig, "leaderboard_serve": leaderboard.ServeConfig,
+    "leaderboard_admin": leaderboard.AdminConfig, "leaderboard_baselines": leaderboard.BaselinesConfig,
+    "robot_check": RobotCheckConfig,
 }
 """Command config name -> schema, stored as ``<name>_schema`` (the first entry of that YAML's defaults list)."""
 
