@@ -8,13 +8,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from PIL import Image
 
 from vjepa_bench.cli import CONFIG_MODULE, main
 from vjepa_bench.data.video import write_video
+from vjepa_bench.models import AttentiveProbe, ProbeConfig
 from vjepa_bench.schema import register_schemas
+from vjepa_bench.video.features import load_features
+from vjepa_bench.video.metrics import topk_accuracy
+from vjepa_bench.video.probe_grid import view_averaged_probs
 
 L4 = [17, 19, 21, 23]  # ViT-L blocks read by the Diving-48 and Jester probes
 K400_GRID = ([5e-3, 3e-3, 1e-3, 3e-4, 1e-4], [0.8, 0.4, 0.1, 0.01])
@@ -187,3 +192,34 @@ def test_video_eval_runs_every_benchmark_config(name, tmp_path, capsys):
         tokens_per_clip = (4 // 2) * (32 // 16) ** 2 * (2 if layers else 1)
         assert f["tokens"].shape == (3, views, segments * tokens_per_clip, 192)
         assert f["broken"][:].tolist() == [False, False, True]
+
+
+def test_a_released_probe_file_is_scored_without_training(tmp_path, capsys):
+    data, out = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    _ssv2(data)
+    torch.manual_seed(0)
+    probes = [AttentiveProbe(ProbeConfig(192, (("linear", 2),), num_heads=16, depth=2)).eval() for _ in range(2)]
+    released = {"classifiers": [{f"module.{k}": v for k, v in p.state_dict().items()} for p in probes],
+                "opt": None, "scaler": None, "epoch": 20, "batch_size": 256, "world_size": 8}
+    torch.save(released, tmp_path / "ssv2-probe.pt")
+    probe = f"probe_checkpoint={tmp_path}/ssv2-probe.pt"
+    main(["video-eval", "benchmark=ssv2", f"data_dir={data}", f"output_dir={out}", probe, *TINY])
+    assert "ssv2: top-1" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert not (out / "features_train.h5").exists()  # no training pass over the train videos
+    assert results["head_selection"] == "classifier_0_of_probe_checkpoint" and "grid" not in results
+    assert results["samples"] == {"train": 0, "eval": 2} and results["skipped_broken"]["eval"] == 1
+    feats = load_features(out / "features_eval.h5")
+    top1 = [topk_accuracy(view_averaged_probs(p, feats.tokens), feats.labels[:, 0], 1) for p in probes]
+    assert [h["top1"] for h in results["heads"]] == top1 and results["top1"] == top1[0]
+    assert results["max_over_heads_on_eval"]["top1"] == max(top1)
+    with pytest.raises(SystemExit, match="probe_checkpoint=.*classifier 0 maps width 192 to \\[2\\] classes"):
+        main(["video-eval", "benchmark=ssv2", f"data_dir={data}", f"output_dir={out}", probe,
+              f"train_files.labels_json={_three_labels(data)}", *TINY])  # a 3-class benchmark: wrong probe
+
+
+def _three_labels(d: Path) -> Path:
+    path = d / "labels3.json"
+    path.write_text(json.dumps({"Pushing something": "0", "Lifting something up": "1", "Dropping something": "2"}))
+    return path

@@ -19,6 +19,7 @@ BAD = [
     (["video-eval", "grid.heldout_fraction=1.0"], "grid.heldout_fraction=1.0: must be in [0, 1)"),
     (["video-eval", "submission.sls_pt=-1"], "submission.sls_pt=-1: must be an integer >= 0"),
     (["video-eval", "features.merge=sum", "features.layers=[0]"], "features.merge must be one of"),
+    (["video-eval", "benchmark=ek100", "data_dir=/d", "probe_checkpoint=p.pt"], "released EK100 probes also read"),
     (["make-sim-motion", "clips=0"], "clips=0: must be an integer >= 1"),
     (["make-sim-motion", "frames=x"], "frames: Value 'x' of type 'str' could not be converted to Integer"),
     (["make-sim-motion", "out_dir="], "out_dir is required"),

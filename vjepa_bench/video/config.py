@@ -28,9 +28,10 @@ def check_count(key: str, value: int, minimum: int) -> None:
 
 @dataclass(frozen=True)
 class VideoEvalConfig:
-    """``vjepa-bench video-eval``: the benchmark's annotation format and files (``configs/video/benchmark/<name>.yaml``),
-    clip sampling, probe grid, cached encoder layers, EK100 recall mode and challenge file, and the encoder (a
-    checkpoint, or ``encoder_preset`` with random weights from ``seed``)."""
+    """``vjepa-bench video-eval``: the benchmark's annotation format and files
+    (``configs/video/benchmark/<name>.yaml``), clip sampling, probe grid (or a probe file to score instead), cached
+    encoder layers, EK100 recall mode and challenge file, and the encoder (a checkpoint, or ``encoder_preset`` with
+    random weights from ``seed``)."""
 
     benchmark: str = "sim_motion"
     data_dir: str = MISSING  # the benchmark's dataset folder (sim_motion: data/sim_motion)
@@ -44,6 +45,7 @@ class VideoEvalConfig:
     submission: SubmissionSpec = SubmissionSpec()  # EK100 only: the challenge file's declaration
     checkpoint: str | None = None  # a checkpoint with an encoder; None: encoder_preset with random weights
     encoder_preset: str = "vit_tiny"
+    probe_checkpoint: str | None = None  # a (released) probe file: score its classifiers, no probe training
     seed: int = 0
     head_selection: str = "selected_on_heldout_train"  # or max_over_heads_on_eval (what the paper reports)
     output_dir: str = "runs/video_eval"
@@ -68,6 +70,9 @@ class VideoEvalConfig:
         if not 0.0 <= self.grid.heldout_fraction < 1.0:
             raise UsageError(f"grid.heldout_fraction={self.grid.heldout_fraction}: must be in [0, 1)")
         check_count("num_workers", self.num_workers, 0)
+        if self.probe_checkpoint is not None and self.format == "ek100":
+            raise UsageError("probe_checkpoint: the released EK100 probes also read the predictor's forecast tokens, "
+                             "which this harness does not compute; train the EK100 probe here instead")
         self.submission.validate()
 
 

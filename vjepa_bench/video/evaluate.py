@@ -26,6 +26,7 @@ from vjepa_bench.video.config import VideoEvalConfig
 from vjepa_bench.video.features import CachedFeatures, cache_features, load_features
 from vjepa_bench.video.metrics import EK100Mode
 from vjepa_bench.video.probe_grid import evaluate_heads, train_heads
+from vjepa_bench.video.released import RELEASED_SELECTION, evaluate_released, load_probes
 from vjepa_bench.video.submission import SUBMISSION_FILE, write_submission
 
 def load_encoder(cfg: VideoEvalConfig) -> VisionTransformer:
@@ -78,28 +79,35 @@ def run_video_eval(cfg: VideoEvalConfig) -> dict[str, Any]:
     eval_split = read_split(cfg.format, **cfg.eval_files)
     if cfg.format != "ek100" and len(train_split.heads) != 1:
         raise UsageError(f"format {cfg.format!r} has labels {train_split.heads}; only ek100 trains several classifiers")
-    train = load_features(cache_features(train_split, encoder, cfg.clips, out / "features_train.h5", cfg.num_workers,
-                                         cfg.features))
+    probes = (None if cfg.probe_checkpoint is None
+              else load_probes(cfg.probe_checkpoint, len(train_split.classes["label"]), encoder.config.embed_dim))
+    train = None if probes else load_features(cache_features(train_split, encoder, cfg.clips,
+                                                             out / "features_train.h5", cfg.num_workers, cfg.features))
     held = load_features(cache_features(eval_split, encoder, cfg.clips, out / "features_eval.h5", cfg.num_workers,
                                         cfg.features))
-    if len(train.tokens) == 0 or len(held.tokens) == 0:
+    if (train is not None and len(train.tokens) == 0) or len(held.tokens) == 0:
         raise UsageError(f"no decodable videos in the train or eval split of {cfg.benchmark}")
-    scores = (_anticipation(cfg, train_split, eval_split, train, held) if cfg.format == "ek100"
-              else _classification(cfg, train_split, train, held))
+    if probes:
+        scores = evaluate_released(probes, held.tokens, held.labels[:, 0])
+    elif cfg.format == "ek100":
+        scores = _anticipation(cfg, train_split, eval_split, train, held)
+    else:
+        scores = _classification(cfg, train_split, train, held)
     results = {
         "benchmark": cfg.benchmark,
         **{k: scores.pop(k) for k in ("top1", "top5", "metric", "ek100_mode", "recall5", "submission")
            if k in scores},
-        "head_selection": cfg.head_selection,
+        "head_selection": RELEASED_SELECTION if probes else cfg.head_selection,
         **scores,
         "encoder": cfg.checkpoint or f"{cfg.encoder_preset} (random weights, seed {cfg.seed})",
-        "samples": {"train": len(train.tokens), "eval": len(held.tokens)},
-        "skipped_broken": {"train": train.skipped, "eval": held.skipped},
+        "probe": cfg.probe_checkpoint or "trained here (grid)",
+        "samples": {"train": 0 if train is None else len(train.tokens), "eval": len(held.tokens)},
+        "skipped_broken": {"train": 0 if train is None else train.skipped, "eval": held.skipped},
         "missing_videos": {"train": train_split.missing, "eval": eval_split.missing},
         "clips": asdict(cfg.clips),
         "features": asdict(cfg.features),
-        "grid": asdict(cfg.grid),
-        "deviations": ["probe trained on features cached once from view 0: no training augmentation"],
+        **({} if probes else {"grid": asdict(cfg.grid)}),
+        "deviations": [] if probes else ["probe trained on features cached once from view 0: no training augmentation"],
         "wall_s": round(time.perf_counter() - started, 1),
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
