@@ -15,7 +15,7 @@ from PIL import Image
 
 from vjepa_bench.cli import CONFIG_MODULE, main
 from vjepa_bench.data.video import write_video
-from vjepa_bench.models import AttentiveProbe, ProbeConfig
+from vjepa_bench.models import AttentiveProbe, ProbeConfig, build_encoder, save_checkpoint
 from vjepa_bench.schema import register_schemas
 from vjepa_bench.video.features import load_features
 from vjepa_bench.video.metrics import topk_accuracy
@@ -223,3 +223,18 @@ def _three_labels(d: Path) -> Path:
     path = d / "labels3.json"
     path.write_text(json.dumps({"Pushing something": "0", "Lifting something up": "1", "Dropping something": "2"}))
     return path
+
+
+def test_encoder_from_a_checkpoint_and_decoding_in_workers(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    _k400(data)
+    torch.manual_seed(1)
+    encoder = build_encoder("vit_tiny", depth=2, embed_dim=48, num_heads=3, mlp_hidden_dim=96)
+    path = save_checkpoint(tmp_path / "encoder.pt", encoder=encoder)
+    main(["video-eval", "benchmark=k400", f"data_dir={data}", f"output_dir={out}", f"checkpoint={path}",
+          "num_workers=2", *TINY])
+    results = json.loads((out / "results.json").read_text())
+    assert results["encoder"] == str(path) and results["skipped_broken"] == {"train": 0, "eval": 1}
+    feats = load_features(out / "features_eval.h5")
+    assert feats.tokens.shape[-1] == 48  # the checkpoint's encoder, not the 192-wide default
