@@ -6,11 +6,10 @@ Azimuth 0 deg puts the camera behind the robot base looking toward the table, 90
 180 deg across the table facing the robot. Elevation is measured up from the table plane. Roll turns the image
 about the viewing axis (positive = counter-clockwise in the image). ``fovy_deg`` is MuJoCo's vertical field of view.
 
-Default pose (a DROID-like left exterior view, in the 35-85 deg azimuth band the paper studied): azimuth 65 deg,
-elevation 15 deg, distance 1.15 m, look-at
-(0.5, 0.02, 0.15), roll 0 deg, fovy 27 deg. Framed so that the task workspace just stays in view, the objects cover
-about 40 x 40 px at 256 px and opening the gripper changes about 1 % of the pixels (tests/test_envs_view.py measures
-all three): a low, narrow view, because a higher or wider one shows the fingers smaller or cuts off the workspace.
+Default pose (close to DROID's left exterior camera, in the 35-85 deg azimuth band the paper studied): azimuth 65 deg,
+elevation 25 deg, distance 0.85 m, look-at
+(0.48, 0.0, 0.15), roll 0 deg, fovy 45 deg. Framed so that the objects cover about 30 x 30 px at 256 px and the
+task workspace stays in view (tests/test_envs_view.py measures both).
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-DEFAULT_LOOKAT = (0.5, 0.02, 0.15)
-"""Default look-at point (m, robot base frame): about the middle of the robot's workspace, shifted 2 cm toward the
-camera's (nearer, so larger) side so that the workspace fills the frame evenly."""
+TABLE_CENTRE = (0.48, 0.0, 0.15)
+"""Default look-at point (m, robot base frame): the middle of the robot's workspace on the table top."""
 _RANGE_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "roll_deg", "fovy_deg")
 
 
@@ -32,11 +30,11 @@ class CameraPose:
     """A camera on a sphere of radius ``distance`` around ``lookat`` (angles in degrees)."""
 
     azimuth_deg: float = 65.0
-    elevation_deg: float = 15.0
-    distance: float = 1.15
-    lookat: tuple[float, float, float] = DEFAULT_LOOKAT
+    elevation_deg: float = 25.0
+    distance: float = 0.85
+    lookat: tuple[float, float, float] = TABLE_CENTRE
     roll_deg: float = 0.0
-    fovy_deg: float = 27.0
+    fovy_deg: float = 45.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lookat", tuple(float(v) for v in self.lookat))

@@ -67,8 +67,7 @@ class FrankaReachEnv(FrankaEnv):
 
     ## Version History
     * v1: fingers close along the base x axis (across the default view) and are drawn dark with their pads,
-      off-white links under toned lights (no saturated areas), a default camera that frames the workspace tightly
-      (elevation 15 deg, 1.15 m, fovy 27 deg: objects about 40 x 40 px, the gripper's opening about 1 % of the image);
+      off-white links under toned lights (no saturated areas), a closer default camera (0.85 m, elevation 25 deg);
       bounded target orientation (cone: tilt <= 29 deg, turn <= 90 deg) and position-first IK (the step contract
       holds for any action stream); fingertips stop 3 mm above the table; the closed gripper closes fully
       (closedness 1); goals and starts inside the view (ranges above); renderer teardown safe with many envs;
