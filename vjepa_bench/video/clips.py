@@ -5,7 +5,8 @@ of ``frames_per_clip`` frames, ``frame_step`` apart, is taken (indices past the 
 sits in the middle of its part unless a random generator is given: the V-JEPA 2 loader draws that position at
 random even when validating, which ``clips.random_position=true`` reproduces.
 
-Anticipation (EK100): one clip of ``frames_per_clip`` frames at ``fps`` ending at the observation end time.
+Anticipation (EK100): one clip of ``frames_per_clip`` frames at ``fps``; its last frame is the last one before the
+observation end time.
 
 Views: ``views=1`` resizes the short side to ``int(crop * 256 / 224)`` and takes the centre ``crop``;
 ``views=3`` resizes the short side to ``crop`` and takes three crops equally spaced along the long side.
@@ -40,13 +41,11 @@ def segment_clip_indices(n_frames: int, frames_per_clip: int, frame_step: int, s
     return np.clip(out, 0, max(n_frames - 1, 0))
 
 
-def anticipation_indices(fps: float, window_start_s: float, end_s: float, frames_per_clip: int,
-                         target_fps: float, n_frames: int) -> np.ndarray:
-    """Indices ``(1, frames_per_clip)`` into frames decoded from ``window_start_s`` at ``fps`` so that the clip
-    samples ``target_fps`` and its last frame is the last one before ``end_s``."""
-    times = end_s - (frames_per_clip - 1 - np.arange(frames_per_clip)) / target_fps
-    idx = np.floor((times - window_start_s) * fps).astype(np.int64)
-    return np.clip(idx, 0, max(n_frames - 1, 0))[None]
+def anticipation_indices(fps: float, frames_per_clip: int, target_fps: float, n_frames: int) -> np.ndarray:
+    """Indices ``(1, frames_per_clip)`` into the ``n_frames`` frames (at ``fps``) decoded up to the observation end:
+    the last one is the last frame before the end, the others go back ``1 / target_fps`` each."""
+    back = np.round((frames_per_clip - 1 - np.arange(frames_per_clip)) * fps / target_fps).astype(np.int64)
+    return np.clip(n_frames - 1 - back, 0, max(n_frames - 1, 0))[None]
 
 
 def _resize_short(video: torch.Tensor, short: int) -> torch.Tensor:

@@ -71,8 +71,7 @@ def sample_views(sample: Sample, spec: ClipSpec) -> torch.Tensor:
     if sample.end_time_s is not None:
         start = max(sample.end_time_s - spec.frames_per_clip / spec.fps - 1.0, 0.0)
         video = decode_window(sample.path, start, sample.end_time_s)
-        idx = anticipation_indices(video.fps, start, sample.end_time_s, spec.frames_per_clip, spec.fps,
-                                   len(video.frames))
+        idx = anticipation_indices(video.fps, spec.frames_per_clip, spec.fps, len(video.frames))
     else:
         video = decode_all(sample.path)
         rng = np.random.default_rng(zlib.crc32(sample.id.encode())) if spec.random_position else None
