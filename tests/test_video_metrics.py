@@ -26,6 +26,13 @@ def test_class_mean_recall_counts_only_present_classes():
     assert only_0["recall"] == pytest.approx(0.5) and only_0["num_samples_used"] == 2
 
 
+def test_class_mean_recall_ties_go_to_the_lower_class_index():
+    scores = np.array([[0.4, 0.4, 0.2], [0.4, 0.4, 0.2], [0.3, 0.3, 0.3]])  # all rows tied at the top
+    out = class_mean_recall(scores, np.array([0, 1, 2]), k=1)
+    assert out["recall"] == pytest.approx((1.0 + 0.0 + 0.0) / 3)  # class 0 wins every tie
+    assert class_mean_recall(scores, np.array([0, 1, 2]), k=2)["recall"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+
+
 def test_official_and_vjepa2_compat_differ_where_masking_and_filtering_matter():
     scores = np.array([
         [0.1, 0.2, 0.9, 0.0],  # label 0: top-1 is 2 (miss); masked to {0, 1}: top-1 is 1 (miss)
