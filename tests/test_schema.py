@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import subprocess
+import sys
 from importlib.resources import files
 
 import pytest
@@ -17,7 +19,8 @@ from vjepa_bench.bench.sim import bench_sim
 from vjepa_bench.cli import COMMANDS, check_config
 from vjepa_bench.collection.collect import collect
 from vjepa_bench.errors import UsageError
-from vjepa_bench.schema import AGENT_SCHEMAS, CollectConfig, parse
+from vjepa_bench.schema import CollectConfig, command_schema, parse
+from vjepa_bench.schema.agents import AGENT_SCHEMAS
 from vjepa_bench.schema.bench import BenchModelsConfig, BenchPlannerConfig, BenchSimConfig
 from vjepa_bench.schema.parse import COMMAND_SCHEMAS
 
@@ -55,7 +58,7 @@ def test_every_command_config_composes(command):
             command == "robot_check" and "i_have_an_estop=true" in str(err)), err
         return
     if command in COMMAND_SCHEMAS:
-        assert isinstance(typed, COMMAND_SCHEMAS[command])
+        assert isinstance(typed, command_schema(command))
 
 
 def test_collect_defaults_are_the_library_defaults():
@@ -109,7 +112,32 @@ def test_bad_bench_leaderboard_and_robot_check_settings_are_one_line_naming_the_
 def test_bench_leaderboard_and_robot_check_configs_parse_to_their_schema(config, overrides, field, value):
     with initialize_config_module("vjepa_bench.configs", version_base=None):
         typed = parse(compose(config, overrides=overrides))
-    assert isinstance(typed, COMMAND_SCHEMAS[config])
+    assert isinstance(typed, command_schema(config))
     got = getattr(typed, field)
     assert (got["name"] == value["name"]) if isinstance(value, dict) else (list(got) if isinstance(value, list)
                                                                              else got) == value
+
+
+_TORCH_CHECK = """
+import sys
+{code}
+print("torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("code", [
+    "import vjepa_bench.cli, vjepa_bench.schema",
+    "from vjepa_bench.cli import main\nmain([])",  # the usage text
+    "from vjepa_bench.cli import main\nmain(['leaderboard', 'validate'])",
+])
+def test_the_cli_and_the_schemas_load_no_torch_for_commands_that_need_none(code):
+    out = subprocess.run([sys.executable, "-c", _TORCH_CHECK.format(code=code)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines()[-1] == "False", out.stdout
+
+
+def test_the_torch_check_sees_torch_where_a_command_loads_it():  # the check above can fail
+    code = "from vjepa_bench.schema import register_schemas\nregister_schemas('eval')"
+    out = subprocess.run([sys.executable, "-c", _TORCH_CHECK.format(code=code)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines()[-1] == "True", out.stdout

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Callable
 
 import hydra
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig
@@ -19,6 +20,18 @@ from vjepa_bench.schema import parse, register_schemas
 from vjepa_bench.schema.parse import describe
 
 CONFIG_MODULE = "vjepa_bench.configs"
+
+
+def _config_dir() -> str:
+    """The folder of ``CONFIG_MODULE``, found without importing it: its import registers every schema (for
+    scripts and tests), while a command registers only its own."""
+    spec = importlib.util.find_spec(CONFIG_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{CONFIG_MODULE} is missing from the installation")
+    return next(iter(spec.submodule_search_locations))
+
+
+CONFIG_DIR = _config_dir()
 
 
 @dataclass(frozen=True)
@@ -39,12 +52,13 @@ COMMANDS: dict[str, Command] = {
     "video-eval": Command("video_eval", "vjepa_bench.video.command:video_eval", "frozen encoder + attentive probe on a video benchmark"),
     "make-sim-motion": Command("make_sim_motion", "vjepa_bench.video.command:sim_motion", "render the sim_motion video benchmark"),
     "score-qa": Command("score_qa", "vjepa_bench.video.command:score_qa", "multiple-choice video-QA accuracy of prediction files"),
-    **{f"leaderboard {verb}": Command(f"leaderboard_{verb}", f"vjepa_bench.leaderboard.command:{verb}", help_)
-       for verb, help_ in (("lock", "rewrite the track lock"), ("submit", "make an entry from eval runs"),
-                           ("validate", "check entries"), ("verify", "replay an entry's episodes"),
-                           ("build", "write the board"), ("serve", "submission server"),
-                           ("admin", "server admin: verify/reject/rebuild"),
-                           ("baselines", "relock, run and submit the baselines"))},
+    **{f"leaderboard {verb}": Command(f"leaderboard_{verb}", f"vjepa_bench.leaderboard.{module}:{verb}", help_)
+       for verb, module, help_ in (
+           ("lock", "command", "rewrite the track lock"), ("submit", "command", "make an entry from eval runs"),
+           ("validate", "command", "check entries"), ("verify", "replay", "replay an entry's episodes"),
+           ("build", "command", "write the board"), ("serve", "command", "submission server"),
+           ("admin", "replay", "server admin: verify/reject/rebuild"),
+           ("baselines", "replay", "relock, run and submit the baselines"))},
     "sweep-camera": Command("sweep_camera", "vjepa_bench.evaluation.sweep_command:main", "camera-angle sensitivity"),
     "robot-check": Command("robot_check", "vjepa_bench.envs.real.check:main", "pre-flight of a real arm and camera"),
 }
@@ -92,7 +106,8 @@ def check_config(config: str, overrides: list[str]) -> None:
         variants = _variants(user)
     except HydraException as err:
         raise UsageError(str(err).splitlines()[0]) from None
-    with initialize_config_module(CONFIG_MODULE, version_base=None):
+    register_schemas(config)
+    with initialize_config_dir(CONFIG_DIR, version_base=None):
         for variant in variants:
             try:
                 cfg = compose(config, overrides=variant)
@@ -119,7 +134,6 @@ def main(argv: list[str] | None = None) -> None:
         command, overrides = _split_command(argv)
     except UsageError as err:
         sys.exit(f"vjepa-bench: {err}")
-    register_schemas()
     try:
         check_config(command.config, overrides)
     except UsageError as err:
@@ -137,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"vjepa-bench {' '.join(argv[:1])}: {out_of_room(err)}")
 
     sys.argv = [f"vjepa-bench {command.config}", *overrides]
-    hydra.main(version_base=None, config_path=f"pkg://{CONFIG_MODULE}", config_name=command.config)(task)()
+    hydra.main(version_base=None, config_path=CONFIG_DIR, config_name=command.config)(task)()
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
 in the target's folder, fsync it, rename it over the target and fsync the folder, so a reader or a kill never sees
 half a file and concurrent writers never share a temporary. ``write_json_atomic`` refuses NaN and infinity (they
 are not JSON). ``FolderLock`` is an advisory ``flock`` held for the life of a run, so a second run on the same
-output folder is told at once who holds it.
+output folder is told at once who holds it. ``file_sha256`` is the hash every record of a file's content uses.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -134,3 +135,12 @@ class FolderLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -13,7 +13,7 @@ from hydra.types import RunMode
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, format_summary, normalised_env_kwargs, run_evaluation
-from vjepa_bench.schema import EvalConfig
+from vjepa_bench.schema.eval import EvalConfig
 from vjepa_bench.schema.env import env_kwargs
 
 

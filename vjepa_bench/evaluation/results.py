@@ -14,8 +14,7 @@ from typing import Any
 
 from vjepa_bench import __version__
 from vjepa_bench.evaluation.metrics import summarize
-from vjepa_bench.fileio import dumps_json, write_json_atomic
-from vjepa_bench.models.checkpoints import file_sha256
+from vjepa_bench.fileio import dumps_json, file_sha256, write_json_atomic
 
 RESULTS_SCHEMA = "vjepa-bench/results"
 RESULTS_SCHEMA_VERSION = 1

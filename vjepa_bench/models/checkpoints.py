@@ -29,12 +29,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from vjepa_bench.fileio import write_atomic
+from vjepa_bench.fileio import file_sha256, write_atomic
 
 from .ac_predictor import ACPredictor
 from .encoder import VisionTransformer
 from .errors import CheckpointError
-from .files import file_sha256, read_safetensors, read_torch_file, strip_prefixes, weights_sha256
+from .files import read_safetensors, read_torch_file, strip_prefixes, weights_sha256
 from .hf import configs_from_hf, hf_to_official
 from .predictor import MaskPredictor
 from .presets import ACPredictorConfig, EncoderConfig, PredictorConfig, ProbeConfig

@@ -1,5 +1,5 @@
 """Reading model files: safe ``torch.load`` (tensors and plain containers only, ``weights_only=True``),
-safetensors, file and weight hashes, and the key clean-up of official state dicts."""
+safetensors, weight hashes (file hashes: ``fileio.file_sha256``), and the key clean-up of official state dicts."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from typing import Any, Mapping
 import torch
 
 from .errors import CheckpointError
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def weights_sha256(models: Mapping[str, Mapping[str, Any]]) -> str:

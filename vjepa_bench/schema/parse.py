@@ -3,37 +3,42 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, Mapping, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from vjepa_bench.envs.real.check import RobotCheckConfig
 from vjepa_bench.errors import UsageError
-from vjepa_bench.schema import leaderboard
-from vjepa_bench.schema.agents import AGENT_SCHEMAS
-from vjepa_bench.schema.bench import BenchModelsConfig, BenchPlannerConfig, BenchSimConfig
-from vjepa_bench.schema.collect import CollectConfig
-from vjepa_bench.schema.eval import EvalConfig
-from vjepa_bench.schema.sweep import SweepCameraConfig
-from vjepa_bench.training.config import PretrainConfig, TrainACConfig
-from vjepa_bench.video.config import MakeSimMotionConfig, ScoreQAConfig, VideoEvalConfig
 
 _T = TypeVar("_T")
 
-COMMAND_SCHEMAS: dict[str, type] = {
-    "eval": EvalConfig, "collect": CollectConfig, "sweep_camera": SweepCameraConfig,
-    "train_ac": TrainACConfig, "pretrain": PretrainConfig,
-    "video_eval": VideoEvalConfig, "make_sim_motion": MakeSimMotionConfig, "score_qa": ScoreQAConfig,
-    "bench_sim": BenchSimConfig, "bench_models": BenchModelsConfig, "bench_planner": BenchPlannerConfig,
-    "leaderboard_lock": leaderboard.LockConfig, "leaderboard_submit": leaderboard.SubmitConfig,
-    "leaderboard_validate": leaderboard.ValidateConfig, "leaderboard_verify": leaderboard.VerifyConfig,
-    "leaderboard_build": leaderboard.BuildConfig, "leaderboard_serve": leaderboard.ServeConfig,
-    "leaderboard_admin": leaderboard.AdminConfig, "leaderboard_baselines": leaderboard.BaselinesConfig,
-    "robot_check": RobotCheckConfig,
+COMMAND_SCHEMAS: dict[str, str] = {
+    "eval": "vjepa_bench.schema.eval:EvalConfig",
+    "collect": "vjepa_bench.schema.collect:CollectConfig",
+    "sweep_camera": "vjepa_bench.schema.sweep:SweepCameraConfig",
+    "train_ac": "vjepa_bench.training.config:TrainACConfig",
+    "pretrain": "vjepa_bench.training.config:PretrainConfig",
+    "video_eval": "vjepa_bench.video.config:VideoEvalConfig",
+    "make_sim_motion": "vjepa_bench.video.config:MakeSimMotionConfig",
+    "score_qa": "vjepa_bench.video.config:ScoreQAConfig",
+    "bench_sim": "vjepa_bench.schema.bench:BenchSimConfig",
+    "bench_models": "vjepa_bench.schema.bench:BenchModelsConfig",
+    "bench_planner": "vjepa_bench.schema.bench:BenchPlannerConfig",
+    "leaderboard_lock": "vjepa_bench.schema.leaderboard:LockConfig",
+    "leaderboard_submit": "vjepa_bench.schema.leaderboard:SubmitConfig",
+    "leaderboard_validate": "vjepa_bench.schema.leaderboard:ValidateConfig",
+    "leaderboard_verify": "vjepa_bench.schema.leaderboard:VerifyConfig",
+    "leaderboard_build": "vjepa_bench.schema.leaderboard:BuildConfig",
+    "leaderboard_serve": "vjepa_bench.schema.leaderboard:ServeConfig",
+    "leaderboard_admin": "vjepa_bench.schema.leaderboard:AdminConfig",
+    "leaderboard_baselines": "vjepa_bench.schema.leaderboard:BaselinesConfig",
+    "robot_check": "vjepa_bench.envs.real.check:RobotCheckConfig",
 }
-"""Command config name -> schema, stored as ``<name>_schema`` (the first entry of that YAML's defaults list)."""
+"""Command config name -> ``module:Class`` of its schema, stored as ``<name>_schema`` (the first entry of that
+YAML's defaults list). Named, not imported: a command imports only its own schema, so a command that needs no
+torch (``leaderboard validate``, the usage text) does not load it."""
 
 
 def _writable(node: DictConfig) -> DictConfig:
@@ -50,13 +55,24 @@ def _node(schema: type) -> DictConfig:
     return _writable(OmegaConf.structured(schema))
 
 
-def register_schemas() -> None:
-    """Store every command and agent schema in Hydra's ConfigStore (idempotent)."""
+def command_schema(config: str) -> type:
+    """The schema class of command config ``config`` (imported now)."""
+    module, _, name = COMMAND_SCHEMAS[config].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def register_schemas(*configs: str) -> None:
+    """Store the schemas of the command configs ``configs`` (default: all) in Hydra's ConfigStore, and the agent
+    schemas when one of them has an ``agent`` (idempotent)."""
     store = ConfigStore.instance()
-    for name, schema in COMMAND_SCHEMAS.items():
-        store.store(name=f"{name}_schema", node=_node(schema))
-    for name, schema in AGENT_SCHEMAS.items():
-        store.store(group="agent_schema", name=name, node=_node(schema))
+    schemas = [command_schema(config) for config in configs or COMMAND_SCHEMAS]
+    for config, schema in zip(configs or COMMAND_SCHEMAS, schemas):
+        store.store(name=f"{config}_schema", node=_node(schema))
+    if any("agent" in {f.name for f in dataclasses.fields(schema)} for schema in schemas):
+        from vjepa_bench.schema.agents import AGENT_SCHEMAS
+
+        for name, schema in AGENT_SCHEMAS.items():
+            store.store(group="agent_schema", name=name, node=_node(schema))
 
 
 def describe(err: BaseException) -> str:
