@@ -1,5 +1,5 @@
-"""EK100 anticipation through video-eval (tiny official-format CSVs and MP4s, the vit_tiny encoder) and the
-multi-layer feature option."""
+"""EK100 anticipation through video-eval (tiny official-format CSVs and MP4s, the vit_tiny encoder), the challenge
+files of the validation and the label-free test split, and the multi-layer feature option."""
 
 import csv
 import json
@@ -15,6 +15,7 @@ from vjepa_bench.errors import UsageError
 from vjepa_bench.models import build_encoder
 from vjepa_bench.video.config import VideoEvalConfig
 from vjepa_bench.video.evaluate import run_video_eval
+from vjepa_bench.video.annotations import read_ek100_test
 from vjepa_bench.video.features import LayerSpec, encode_views, load_features
 from vjepa_bench.video.metrics import class_mean_recall
 from vjepa_bench.video.probe_grid import GridConfig, train_heads, view_averaged_head_probs
@@ -34,7 +35,7 @@ def _row(nid: str, video: str, start_s: float, verb: int, noun: int) -> list:
 def ek100(tmp_path_factory):
     root = tmp_path_factory.mktemp("ek100")
     rng = np.random.default_rng(0)
-    for video in ("P01_01", "P02_01", "P03_01"):
+    for video in ("P01_01", "P02_01", "P03_01", "P04_101"):  # P04_101: a test-split video
         write_video(root / "videos" / video[:3] / "videos" / f"{video}.MP4",
                     rng.integers(0, 255, (96, 48, 64, 3), dtype=np.uint8), fps=8)
     train = [_row(f"P0{p}_01_{i}", f"P0{p}_01", 2.0 + 2 * i, (i + p) % 3, (3, 5)[i % 2])
@@ -71,6 +72,7 @@ def test_ek100_anticipation_official_then_compat(ek100, tmp_path, capsys):
     tokens = load_features(out / "features_eval.h5").tokens
     assert tokens.shape == (3, 1, 2 * (4 // 2) * (32 // 16) ** 2, 192)  # two layers' tokens concatenated
     check_submission(out / "ek100_submission.json", official, (0, 0, 0), top_actions=6)
+    assert "test_submission" not in official and not (out / "ek100_test_submission.json").exists()
 
     cfg = VideoEvalConfig(
         benchmark="ek100", format="ek100", train_files=official_files(ek100, "train"),
@@ -142,6 +144,79 @@ def test_submission_scores_are_the_selected_heads_probabilities(tmp_path):
     assert (sub["sls_pt"], sub["sls_tl"], sub["sls_td"]) == (1, 0, 0)
     with pytest.raises(UsageError, match="submission.sls_tl"):
         SubmissionSpec(sls_tl=-1).validate()
+
+
+TEST_COLUMNS = ["narration_id", "participant_id", "video_id", "start_timestamp", "stop_timestamp", "start_frame",
+                "stop_frame"]  # the official test timestamps CSV: no narration, no verb or noun
+TEST_IDS = ["P04_101_0", "P04_101_1", "P01_01_t0"]  # P01_01_t0: the time of the validation action P01_01_v0
+
+
+def _write_test_csv(path, columns=TEST_COLUMNS) -> None:
+    rows = [(nid, nid[:3], nid.rsplit("_", 1)[0], f"00:00:{start:05.2f}", f"00:00:{start + 1:05.2f}", 0, 0)
+            for nid, start in zip(TEST_IDS, (3.0, 10.5, 5.0))]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([columns, *[[dict(zip(TEST_COLUMNS, r))[c] for c in columns] for r in rows]])
+
+
+def test_ek100_test_split_challenge_file(ek100, tmp_path, capsys):
+    out, test_csv = tmp_path / "run", tmp_path / "EPIC_100_test_timestamps.csv"
+    _write_test_csv(test_csv)
+    main(["video-eval", "benchmark=ek100", f"data_dir={ek100}", f"output_dir={out}", f"submission.test_csv={test_csv}",
+          "submission.top_actions=4", "submission.sls_pt=2", "eval_files.anticipation_s=1.5",
+          "clips.frames_per_clip=4", "clips.fps=4.0", "clips.crop=32", "grid.lrs=[1.0e-3,1.0e-4]", "grid.wds=[0.01]",
+          "grid.epochs=2", "grid.batch_size=4", "grid.depth=1", "grid.num_heads=3", "grid.heldout_fraction=0.2"])
+    path = out / "ek100_test_submission.json"
+    assert f"test-split challenge file {path} (3 entries)" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    head = results[results["head_selection"]]["head"]
+    assert results["test_submission"] == {"file": str(path), "head": head, "entries": 3, "skipped_broken": 0}
+    sub = json.loads(path.read_text())
+    assert list(sub) == ["version", "challenge", "sls_pt", "sls_tl", "sls_td", "results"]
+    assert (sub["version"], sub["challenge"], sub["sls_pt"], sub["sls_tl"], sub["sls_td"]) == (
+        "0.2", "action_anticipation", 2, 0, 0)
+    assert list(sub["results"]) == TEST_IDS  # every test narration, in the CSV's order
+
+    # The test clips are cut as the validation ones (the eval split's anticipation time, 1.5 s): the clip at the
+    # validation action's time has the validation clip's features, and the same scores.
+    test = load_features(out / "features_test.h5")
+    assert test.ids == TEST_IDS and test.labels.shape == (3, 0)
+    np.testing.assert_array_equal(test.tokens[2], load_features(out / "features_eval.h5").tokens[0])
+    assert sub["results"]["P01_01_t0"] == json.loads((out / "ek100_submission.json").read_text())["results"]["P01_01_v0"]
+    assert not np.array_equal(test.tokens[0], test.tokens[2])
+
+    # The scores are the selected head's view-averaged probabilities on the test clips (the heads retrained from
+    # the cached training features are the run's: same grid, same seed).
+    train = load_features(out / "features_train.h5")
+    heads, _ = train_heads(GridConfig(**results["grid"]), train.tokens, train.labels, {"verb": 3, "noun": 2, "action": 6})
+    verb, noun, action = view_averaged_head_probs(heads[head], test.tokens)
+    pairs = ["0,3", "0,5", "1,3", "1,5", "2,3", "2,5"]  # the head's action order: the trained pairs, sorted
+    for i, nid in enumerate(TEST_IDS):
+        entry = sub["results"][nid]
+        assert list(entry["verb"]) == ["0", "1", "2"] and list(entry["noun"]) == ["3", "5"]
+        np.testing.assert_allclose(list(entry["verb"].values()), verb[i], rtol=1e-5)
+        np.testing.assert_allclose(list(entry["noun"].values()), noun[i], rtol=1e-5)
+        best = np.argsort(-action[i], kind="stable")[:4]
+        assert list(entry["action"]) == [pairs[j] for j in best]
+        np.testing.assert_allclose(list(entry["action"].values()), action[i, best], rtol=1e-5)
+
+
+def test_ek100_test_csv_errors(ek100, tmp_path):
+    bad = tmp_path / "test.csv"
+    _write_test_csv(bad, [c for c in TEST_COLUMNS if c != "start_timestamp"])
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        main(["video-eval", "benchmark=ek100", f"data_dir={ek100}", f"output_dir={out}", f"submission.test_csv={bad}"])
+    text = str(exit_.value.code)
+    assert text.startswith(f"vjepa-bench video-eval: {bad}: missing column(s) ['start_timestamp']") and "\n" not in text
+    assert "official EK100 test timestamps CSV (submission.test_csv)" in text
+    assert not (out / "features_train.h5").exists()  # refused before any video is decoded
+    _write_test_csv(tmp_path / "ok.csv")
+    sample = read_ek100_test(str(tmp_path / "ok.csv"), str(ek100 / "videos"), file_format=1,
+                             anticipation_s=0.5).samples[0]
+    assert (sample.id, sample.path, sample.end_time_s, sample.labels) == (
+        "P04_101_0", str(ek100 / "videos" / "P04" / "P04_101.MP4"), 2.5, ())
+    with pytest.raises(UsageError, match="submission.test_csv: only EK100"):
+        VideoEvalConfig(submission=SubmissionSpec(test_csv=str(bad)))
 
 
 def official_files(root, split: str) -> dict:

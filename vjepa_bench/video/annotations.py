@@ -18,6 +18,8 @@ Formats (what each reader expects):
   videos ``<video_dir>/<participant>/videos/<video_id>.MP4`` (``file_format=0``) or
   ``<video_dir>/<participant>/<video_id>.MP4`` (``1``). A validation pair never seen in training keeps its sample
   with an action index past the trained head (it can never be predicted), as the official metric counts it.
+  The label-free test split, ``EPIC_100_test_timestamps.csv`` (``narration_id``, ``participant_id``, ``video_id``,
+  ``start_timestamp`` are read), has its own reader, :func:`read_ek100_test`: the same videos and observation end.
 * ``coin``: ``COIN.json`` (``{"database": {youtube_id: {"recipe_type", "class", "subset", ...}}}``): task
   classification, label ``recipe_type``, ``subset`` ``training`` / ``testing``; videos ``<video_dir>/<id>.mp4``.
 * ``jester``: ``jester-v1-labels.csv`` (one class name a line) and ``jester-v1-{train,validation}.csv``
@@ -174,7 +176,8 @@ def _read_csv(path: str | os.PathLike[str], what: str, required: tuple[str, ...]
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise UsageError(f"{p}: missing column(s) {missing} (header: {reader.fieldnames})")
+            raise UsageError(f"{p}: missing column(s) {missing} (header: {reader.fieldnames}); give the official "
+                             f"{what}, whose header has the columns {list(required)}")
         return list(reader)
 
 
@@ -212,13 +215,42 @@ def _seconds(stamp: str, where: str) -> float:
         raise UsageError(f"{where}: bad timestamp {stamp!r} (expected HH:MM:SS.ff)") from None
 
 
+EK100_TEST_COLUMNS = ("narration_id", "participant_id", "video_id", "start_timestamp")
+
+
+def _check_file_format(file_format: int) -> None:
+    if file_format not in (0, 1):
+        raise UsageError(f"ek100 file_format must be 0 (<pid>/videos/<vid>.MP4) or 1 (<pid>/<vid>.MP4), got {file_format}")
+
+
+def _ek100_sample(row: dict[str, str], where: str, labels: tuple[int, ...], video_dir: str, file_format: int,
+                  anticipation_s: float) -> Sample:
+    """The anticipation sample of one EK100 row: its video, and an observation that ends ``anticipation_s`` before
+    the action's ``start_timestamp``."""
+    pid, vid = row["participant_id"], row["video_id"]
+    folder = Path(video_dir) / pid / ("videos" if file_format == 0 else "")
+    end = _seconds(row["start_timestamp"], where) - anticipation_s
+    return Sample(row["narration_id"], str(folder / f"{vid}.MP4"), labels, end_time_s=end, participant=pid)
+
+
+def read_ek100_test(test_csv: str, video_dir: str, file_format: int = 0, anticipation_s: float = 1.0) -> Split:
+    """The label-free EK100 test split (``EPIC_100_test_timestamps.csv``): one unlabelled anticipation sample per
+    row, cut as :func:`read_ek100` cuts the labelled ones, for the challenge file."""
+    _check_file_format(file_format)
+    rows = _read_csv(test_csv, "EK100 test timestamps CSV (submission.test_csv)", EK100_TEST_COLUMNS)
+    if not rows:
+        raise UsageError(f"{test_csv}: no rows (expected one per test narration)")
+    samples = [_ek100_sample(row, f"{test_csv}:{n}", (), video_dir, file_format, anticipation_s)
+               for n, row in enumerate(rows, 2)]
+    return Split("ek100", samples, {})
+
+
 def read_ek100(split_csv: str, train_csv: str, video_dir: str, file_format: int = 0,
                anticipation_s: float = 1.0, unseen_csv: str | None = None,
                tail_verbs_csv: str | None = None, tail_nouns_csv: str | None = None) -> Split:
     """EPIC-KITCHENS-100 action anticipation: labels (verb, noun, action); observation ends ``anticipation_s``
     before the action start. ``Split.extra`` holds the unseen participants and the tail classes."""
-    if file_format not in (0, 1):
-        raise UsageError(f"ek100 file_format must be 0 (<pid>/videos/<vid>.MP4) or 1 (<pid>/<vid>.MP4), got {file_format}")
+    _check_file_format(file_format)
     train = _read_csv(train_csv, "EK100 train CSV", EK100_COLUMNS)
     rows = train if Path(split_csv) == Path(train_csv) else _read_csv(split_csv, "EK100 CSV", EK100_COLUMNS)
     verbs = sorted({_int(r["verb_class"], train_csv) for r in train})
@@ -239,12 +271,8 @@ def read_ek100(split_csv: str, train_csv: str, video_dir: str, file_format: int 
             if value not in vocab:
                 vocab[value] = len(vocab)
                 (verbs if kind == "verb" else nouns).append(value)
-        pid, vid = row["participant_id"], row["video_id"]
-        folder = Path(video_dir) / pid / ("videos" if file_format == 0 else "")
-        end = _seconds(row["start_timestamp"], where) - anticipation_s
-        samples.append(Sample(row["narration_id"], str(folder / f"{vid}.MP4"),
-                              (verb_index[verb], noun_index[noun], action_index[(verb, noun)]),
-                              end_time_s=end, participant=pid))
+        samples.append(_ek100_sample(row, where, (verb_index[verb], noun_index[noun], action_index[(verb, noun)]),
+                                     video_dir, file_format, anticipation_s))
     extra: dict[str, Any] = {
         "trained_classes": {"verb": len({r["verb_class"] for r in train}), "noun": len({r["noun_class"] for r in train}),
                             "action": len(pairs)},

@@ -19,8 +19,10 @@ def video_eval(cfg: VideoEvalConfig) -> None:
     else:
         score = f"top-1 {results['top1']:.3f} top-5 {results['top5']:.3f}"
         best_score = f"{results['max_over_heads_on_eval']['top1']:.3f}"
+    test = results.get("test_submission")
+    test_file = "" if test is None else f"; test-split challenge file {test['file']} ({test['entries']} entries)"
     print(f"{results['benchmark']}: {score} (head selection: {results['head_selection']}; max over heads on eval: "
-          f"{best_score}); skipped {results['skipped_broken']}; {results['wall_s']} s")
+          f"{best_score}); skipped {results['skipped_broken']}{test_file}; {results['wall_s']} s")
 
 
 def sim_motion(cfg: MakeSimMotionConfig) -> None:

@@ -42,7 +42,7 @@ class VideoEvalConfig:
     grid: GridConfig = GridConfig()
     features: LayerSpec = LayerSpec()
     ek100_mode: str = "official"  # or vjepa2_compat (the V-JEPA 2 code's masking and filtering)
-    submission: SubmissionSpec = SubmissionSpec()  # EK100 only: the challenge file's declaration
+    submission: SubmissionSpec = SubmissionSpec()  # EK100 only: the challenge files' declaration, test CSV
     checkpoint: str | None = None  # a checkpoint with an encoder; None: encoder_preset with random weights
     encoder_preset: str = "vit_tiny"
     probe_checkpoint: str | None = None  # a (released) probe file: score its classifiers, no probe training
@@ -73,6 +73,8 @@ class VideoEvalConfig:
         if self.probe_checkpoint is not None and self.format == "ek100":
             raise UsageError("probe_checkpoint: the released EK100 probes also read the predictor's forecast tokens, "
                              "which this harness does not compute; train the EK100 probe here instead")
+        if self.submission.test_csv is not None and self.format != "ek100":
+            raise UsageError(f"submission.test_csv: only EK100 (format=ek100) has a challenge file, not {self.format!r}")
         self.submission.validate()
 
 
