@@ -59,7 +59,7 @@ def _test_submission(cfg: VideoEvalConfig, head: int, probe: AttentiveProbe, tes
     """The test split's challenge file, scored by the primary head; a skipped (broken) video has no entry."""
     if test.skipped:
         log.warning("%d test video(s) could not be decoded: the challenge expects every test narration_id, so "
-                    "repair them and run again before submitting", test.skipped)
+                    "repair them, delete features_test.h5 and run again before submitting", test.skipped)
     path = write_submission(Path(cfg.output_dir) / TEST_SUBMISSION_FILE, probe, test.tokens, test.ids, class_ids,
                             cfg.submission)
     return {"file": str(path), "head": head, "entries": len(test.ids), "skipped_broken": test.skipped}
