@@ -11,6 +11,8 @@ from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.envs import make_env
 from vjepa_bench.envs.real import REAL_ENV_ID
 from vjepa_bench.envs.real.env import FrankaRealEnv, Operator
+from vjepa_bench.envs.real.interface import READY_ROTATION
+from vjepa_bench.envs.real.sim_robot import SimCamera, SimRobot
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.command import env_settings
 from vjepa_bench.schema import parse
@@ -73,3 +75,19 @@ def test_eval_config_robot_sim_keeps_the_sim_env_and_other_robots_use_the_real_e
     assert env_id == "vjepa_bench/FrankaReach-v1" and "robot" not in kwargs
     env_id, kwargs = env_settings(parse(real))
     assert env_id == REAL_ENV_ID and kwargs["robot"]["name"] == "franky" and kwargs["camera"]["path"] == "x"
+
+
+def test_a_home_the_arm_cannot_reach_is_a_one_line_error():
+    """The sim hand turns at most 60 deg from its top-down pose, so Franka's ready orientation (90 deg away) cannot
+    be reached: the reset refuses to start instead of running an episode from the wrong pose."""
+    adapter = SimRobot(image_size=16, max_steps_per_move=2)
+    adapter.ready_rotation = READY_ROTATION
+    env = FrankaRealEnv(robot={"name": "mujoco", "interactive": False, "log_dir": None,
+                               "goal": {"positions": [[0.5, 0.1, 0.3]]}},
+                        camera={"name": "sim"}, image_size=16, robot_adapter=adapter, camera_adapter=SimCamera(adapter))
+    with pytest.raises(UsageError) as err:
+        env.reset(seed=0)
+    env.close()
+    message = str(err.value)
+    assert message.startswith("robot.home=[0.45, 0.0, 0.35]: the arm stopped ") and "\n" not in message
+    assert message.endswith(" deg from the home pose; choose a home the arm can reach")

@@ -68,6 +68,11 @@ def _task_class(task: str):
     raise UsageError(f"task {task!r}: choose one of {list(ENV_CLASSES)}")
 
 
+HOME_TOLERANCE_M = 0.01
+HOME_TOLERANCE_RAD = 0.05
+"""How far from ``robot.home`` the arm may stop before a reset refuses to start the episode."""
+
+
 class FrankaRealEnv(gym.Env):
     """A real (or stand-in) Franka with image goals; see the module docstring."""
 
@@ -197,9 +202,13 @@ class FrankaRealEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------------- pieces
     def _go_home(self) -> None:
+        """Open the gripper and move to ``robot.home``; a home the arm cannot reach is a one-line error."""
         self.robot.set_gripper(0.0)
         self._gripper_target = 0.0
-        self.robot.move_to(self.home)
+        translation, angle = self.robot.move_to(self.home).distance_to(self.home)
+        if translation > HOME_TOLERANCE_M or angle > HOME_TOLERANCE_RAD:
+            raise UsageError(f"robot.home={list(self.config.home)}: the arm stopped {100 * translation:.1f} cm and "
+                             f"{np.degrees(angle):.0f} deg from the home pose; choose a home the arm can reach")
 
     def _observe(self) -> dict[str, np.ndarray]:
         try:
