@@ -156,7 +156,7 @@ def writing_since(folder: Path, since: float) -> bool:
 
 def test_killed_collects_never_leave_an_unreadable_shard_and_resume_without_duplicates(tmp_path):
     """Every write creates a shard (shard_size 1): the kills land in shard creation, the window item 3 is about."""
-    episodes, shard_size, trials = 300, 1, 8
+    episodes, shard_size, trials = 600, 1, 8
     out, rng, seen = tmp_path / "killed", random.Random(10), []
     script = collect_script(out, episodes, shard_size, env_kwargs={"image_size": 48})
     log = tmp_path / "stderr.txt"
@@ -167,8 +167,11 @@ def test_killed_collects_never_leave_an_unreadable_shard_and_resume_without_dupl
         wait_for(lambda: writing_since(out, launched) or run.poll() is not None, 120, "the collect to write")
         time.sleep(rng.uniform(0.0, 0.3))
         run.send_signal(signal.SIGKILL)
-        assert run.wait() == -signal.SIGKILL, f"the collect ended before the kill: {log.read_text()[-2000:]}"
+        if run.wait() == 0:  # a fast machine finished the store before this kill: the kills so far are the test
+            break
+        assert run.returncode == -signal.SIGKILL, f"the collect failed: {log.read_text()[-2000:]}"
         seen.append(readable_shards(out))
+    assert len(seen) >= 3, f"only {len(seen)} kills landed before the collect finished"
     assert all(exist == good for exist, good in seen), f"(shards, readable) after each kill: {seen}"
 
     collect(FAKE_ID, episodes, out, policy="random", seed=7, shard_size=shard_size, progress=False,
