@@ -159,6 +159,54 @@ def test_ac_training_loss_falls_and_resume_is_exact(store: Path, tmp_path: Path)
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
 
 
+def test_separate_targets_default_to_the_features():
+    B, T, P, D = 2, 4, 3, 8
+    feats = torch.randn(B, T * P, D, generator=torch.Generator().manual_seed(1))
+    predictor = torch.nn.Linear(D, D).requires_grad_(False)
+    call = lambda z, a, s: predictor(z)  # noqa: E731
+    args = (torch.zeros(B, T - 1, 7), torch.zeros(B, T, 7), P)
+    same = ac_losses(call, feats, *args, targets=feats)
+    default = ac_losses(call, feats, *args)
+    assert float(same.total) == float(default.total)
+    other = ac_losses(call, feats, *args, targets=feats.flip(1))
+    assert float(other.total) != float(default.total)
+
+
+def test_lr_scales_give_a_prefix_its_own_groups():
+    module = torch.nn.ModuleDict({"encoder": torch.nn.Linear(3, 4), "predictor": torch.nn.Linear(4, 2)})
+    groups = param_groups(module, 0.04, {"encoder.": 0.1})
+    scaled = [g for g in groups if g["lr_scale"] == 0.1]
+    assert sorted(p.shape for g in scaled for p in g["params"]) == [torch.Size([4]), torch.Size([4, 3])]
+    assert [g["weight_decay"] for g in groups if g["lr_scale"] == 1.0] == [0.04, 0.0]
+
+
+def test_encoder_finetune_trains_encoder_and_resumes_exactly(store: Path, tmp_path: Path):
+    finetune = {"preset": "vit_tiny", "overrides": TINY_ENCODER, "finetune": True, "lr_scale": 0.5}
+    straight = _ac_config(store, tmp_path / "straight", steps=12, encoder=finetune)
+    train_ac(straight)
+    rows = [r for r in read_metrics(tmp_path / "straight") if r["split"] == "train"]
+    assert len(rows) == 12 and all(float(r["feature_std"]) > 0.1 for r in rows)  # no collapse to a constant
+    assert not (tmp_path / "straight" / "features.pt").exists()  # features change every step: nothing cached
+    frozen = _ac_config(store, tmp_path / "frozen", steps=12)
+    train_ac(frozen)
+    tuned = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    fixed = load_checkpoint(tmp_path / "frozen" / "checkpoint.pt")
+    assert tuned.meta["encoder_origin"]["finetuned"] is True
+    moved = [float((a - b).abs().max()) for a, b in
+             zip(tuned.encoder.state_dict().values(), fixed.encoder.state_dict().values())]  # fmt: skip
+    assert max(moved) > 1e-4  # the same seeded start, trained
+
+    train_ac(_ac_config(store, tmp_path / "resumed", steps=10, encoder=finetune))  # killed at its checkpoint
+    train_ac(_ac_config(store, tmp_path / "resumed", steps=12, encoder=finetune))
+    resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    for module in ("encoder", "ac_predictor"):
+        a, b = getattr(tuned, module).state_dict(), getattr(resumed, module).state_dict()
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=f"{module}.{name}")
+    with pytest.raises(UsageError, match="lr_scale"):
+        _ac_config(store, tmp_path / "bad", steps=1, encoder={**finetune, "lr_scale": 0})
+
+
 @pytest.mark.slow
 def test_ddp_two_gloo_processes_stay_in_sync(store: Path, tmp_path: Path):
     out = tmp_path / "ddp"

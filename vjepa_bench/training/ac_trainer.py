@@ -1,5 +1,6 @@
 """AC predictor post-training (docs/conventions.md#training): frozen encoder, teacher-forcing + rollout L1, AdamW with the
-warmup-constant-decay LR, gradient clipping, bf16 autocast on CUDA, DDP under ``torchrun``.
+warmup-constant-decay LR, gradient clipping, bf16 autocast on CUDA, DDP under ``torchrun``. With
+``encoder.finetune=true`` the encoder trains too (:class:`EncoderWithPredictor`).
 
 Outputs in ``output_dir``: ``checkpoint.pt`` (our model format: encoder + AC predictor + their configs,
 what ``agent=vjepa_ac`` loads), ``train_state.pt`` (predictor, optimiser and step, to resume after a kill),
@@ -36,8 +37,9 @@ LOSS_NAMES = ("loss", "loss_tf", "loss_rollout")
 """Metrics names of the total (optimised), teacher-forcing and rollout losses."""
 
 
-def load_frozen_encoder(source: EncoderSource, image_size: int, seed: int) -> tuple[nn.Module, dict[str, Any]]:
-    """The encoder named by ``source`` in eval mode with gradients off, and where it came from."""
+def load_encoder(source: EncoderSource, image_size: int, seed: int) -> tuple[nn.Module, dict[str, Any]]:
+    """The encoder named by ``source`` (in eval mode with gradients off unless ``source.finetune``), and where it
+    came from."""
     if source.checkpoint:
         path = Path(source.checkpoint)
         if not path.is_file():
@@ -55,8 +57,32 @@ def load_frozen_encoder(source: EncoderSource, image_size: int, seed: int) -> tu
     patch = encoder.config.patch_size
     if image_size % patch:
         raise UsageError(f"data.image_size={image_size} is not a multiple of the encoder patch size {patch}")
-    encoder.eval().requires_grad_(False)
+    encoder.train(source.finetune).requires_grad_(source.finetune)
+    if source.finetune:
+        origin["finetuned"] = True
     return encoder, origin
+
+
+class EncoderWithPredictor(nn.Module):
+    """The encoder trained together with the AC predictor (``encoder.finetune=true``). The predictor reads the
+    encoder's features of the clip and is scored against the same features with gradients stopped, so the encoder
+    learns only through what it gives the predictor (the stop-gradient that keeps SimSiam-style training from
+    collapsing); ``feature_std`` in the log shows whether the features keep their spread."""
+
+    def __init__(self, encoder: nn.Module, predictor: nn.Module, rollout_steps: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.predictor = predictor
+        self.rollout_steps = rollout_steps
+
+    def forward(self, images: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Teacher-forcing loss, rollout loss and feature spread of a (B, T, 3, S, S) clip batch."""
+        b, t = images.shape[:2]
+        z = self.encoder.encode_image(images.flatten(0, 1))  # (B*T, P, D)
+        feats = z.reshape(b, t * z.shape[1], z.shape[2])
+        losses = ac_losses(self.predictor, feats, actions, states, z.shape[1], self.rollout_steps,
+                           targets=feats.detach())  # fmt: skip
+        return losses.teacher_forcing, losses.rollout, feats.detach().float().std(dim=1).mean()
 
 
 def build_predictor_for(cfg: TrainACConfig, encoder: nn.Module) -> nn.Module:
@@ -93,7 +119,8 @@ class ACTrainer(TrainLoop[TrainACConfig]):
     # ---- model and data ---------------------------------------------------------------------------------
     def _build_model(self) -> nn.Module:
         cfg = self.cfg
-        self.encoder, self.encoder_origin = load_frozen_encoder(cfg.encoder, cfg.data.image_size, cfg.seed)
+        self.finetune = cfg.encoder.finetune
+        self.encoder, self.encoder_origin = load_encoder(cfg.encoder, cfg.data.image_size, cfg.seed)
         self.encoder.to(self.device)
         torch.manual_seed(cfg.seed)
         self.predictor = build_predictor_for(cfg, self.encoder).to(self.device)
@@ -102,7 +129,12 @@ class ACTrainer(TrainLoop[TrainACConfig]):
         if hasattr(self.predictor, "extrinsics_encoder"):
             self.predictor.extrinsics_encoder.requires_grad_(False)
         self.tokens_per_frame = int(self.predictor.tokens_per_frame)
+        if self.finetune:
+            return EncoderWithPredictor(self.encoder, self.predictor, cfg.rollout_steps)
         return self.predictor
+
+    def _lr_scales(self) -> dict[str, float]:
+        return {"encoder.": self.cfg.encoder.lr_scale} if self.finetune else {}
 
     def _build_data(self) -> Any:
         cfg, d = self.cfg, self.cfg.data
@@ -115,7 +147,7 @@ class ACTrainer(TrainLoop[TrainACConfig]):
             raise UsageError(f"data.stores hold {len(reader)} trajectory; need 2 or more to hold one out")
         train_idx, val_idx = split_indices(len(reader), d.val_fraction, d.split_seed)
         self.split = {"train": len(train_idx), "val": len(val_idx)}
-        if cfg.cache_features:
+        if cfg.cache_features and not self.finetune:
             cache_path = self.out / "features.pt"
             if self.info.is_main:
                 cache = load_or_build_cache(cache_path, self.encoder, reader, d.stores, d.image_size, self.device,
@@ -141,22 +173,31 @@ class ACTrainer(TrainLoop[TrainACConfig]):
             z = self.encoder.encode_image(images.flatten(0, 1))  # (B*T, P, D)
         return z.float().reshape(b, t * z.shape[1], z.shape[2])
 
-    def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> ACLosses:
-        feats = self._features(batch)
+    def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The named losses of a batch through ``model`` (the predictor, or :class:`EncoderWithPredictor`)."""
         actions = batch["actions"].to(self.device)
         states = batch["states"].to(self.device)
+        if self.finetune:
+            images = batch["images"].to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
+                tf, rollout, spread = model(images, actions, states)
+            return {**_named(ACLosses(tf, rollout)), "feature_std": spread}
+        feats = self._features(batch)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
-            return ac_losses(model, feats, actions, states, self.tokens_per_frame, self.cfg.rollout_steps)
+            return _named(ac_losses(model, feats, actions, states, self.tokens_per_frame, self.cfg.rollout_steps))
 
     def _step_losses(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        return _named(self._losses(self.model, batch))
+        return self._losses(self.model, batch)
 
     # ---- train state and checkpoints --------------------------------------------------------------------
     def _data_order(self) -> dict[str, Any]:
         return {**super()._data_order(), "encoder": dataclasses.asdict(self.cfg.encoder)}
 
     def _model_state(self) -> dict[str, Any]:
-        return {"predictor": self.predictor.state_dict(), "predictor_config": self.predictor.config.to_dict()}
+        state = {"predictor": self.predictor.state_dict(), "predictor_config": self.predictor.config.to_dict()}
+        if self.finetune:
+            state["encoder"] = self.encoder.state_dict()
+        return state
 
     def _load_model_state(self, state: dict[str, Any], path: Path) -> None:
         if not self.predictor.config.matches(state["predictor_config"]):
@@ -164,6 +205,8 @@ class ACTrainer(TrainLoop[TrainACConfig]):
                 f"{path} was trained with another predictor config; use a new output_dir or resume=false"
             )
         self.predictor.load_state_dict(state["predictor"])
+        if self.finetune:
+            self.encoder.load_state_dict(state["encoder"])
 
     def _save_checkpoint(self, step: int, last: dict[str, float]) -> None:
         meta = {
@@ -187,17 +230,17 @@ class ACTrainer(TrainLoop[TrainACConfig]):
         """Mean losses over one fixed clip of each held-out trajectory (same on every rank)."""
         if self.val_set is None:
             return {}
-        self.predictor.eval()
+        self.module.eval()
         totals = torch.zeros(3)
         count = 0
         order = list(range(len(self.val_set)))
         batches = [order[i : i + self.cfg.batch_size] for i in range(0, len(order), self.cfg.batch_size)]
         for batch in self._loader(self.val_set, batches):
-            losses = _named(self._losses(self.predictor, batch))
+            losses = self._losses(self.module, batch)
             n = batch["states"].shape[0]
-            totals += torch.stack(list(losses.values())).float().cpu() * n
+            totals += torch.stack([losses[name] for name in LOSS_NAMES]).float().cpu() * n
             count += n
-        self.predictor.train()
+        self.module.train()
         return dict(zip(LOSS_NAMES, (totals / count).tolist()))
 
     # ---- summary ----------------------------------------------------------------------------------------

@@ -41,11 +41,19 @@ class OptimConfig:
 
 @dataclass
 class EncoderSource:
-    """The frozen encoder: a checkpoint in our format (``checkpoint``), else a preset built from ``seed``."""
+    """The encoder: a checkpoint in our format (``checkpoint``), else a preset built from ``seed``. Frozen, as in
+    V-JEPA 2-AC, unless ``finetune``: then it trains with the predictor at ``lr_scale`` times the scheduled LR, scored
+    against its own features with gradients stopped, and its features are encoded every step (no cache)."""
 
     checkpoint: str | None = None
     preset: str = "vit_tiny"
     overrides: dict[str, Any] = field(default_factory=dict)
+    finetune: bool = False
+    lr_scale: float = 0.1
+
+    def validate(self, where: str) -> None:
+        if not self.lr_scale > 0:
+            raise UsageError(f"{where}.lr_scale must be > 0, got {self.lr_scale}")
 
 
 @dataclass
@@ -77,7 +85,8 @@ class DataConfig:
 
 @dataclass
 class TrainACConfig:
-    """``vjepa-bench train-ac``: AC predictor post-training on a frozen encoder (docs/conventions.md#training)."""
+    """``vjepa-bench train-ac``: AC predictor post-training on a frozen (or fine-tuned) encoder
+    (docs/conventions.md#training)."""
 
     output_dir: str = "runs/train_ac"
     encoder: EncoderSource = field(default_factory=EncoderSource)
@@ -87,7 +96,7 @@ class TrainACConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     batch_size: int = 8  # per process
     rollout_steps: int = 2
-    cache_features: bool = True  # encode every frame once (frozen encoder) and train from the cache
+    cache_features: bool = True  # encode every frame once and train from the cache (frozen encoder only)
     seed: int = 239
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     cpu_threads: int | None = None  # torch intra-op threads per process; None keeps torch's default
@@ -102,6 +111,7 @@ class TrainACConfig:
     def __post_init__(self) -> None:
         self.data.validate("data", min_frames=self.rollout_steps + 1)
         self.optim.validate("optim")
+        self.encoder.validate("encoder")
         if self.batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.rollout_steps < 1:

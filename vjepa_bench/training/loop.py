@@ -128,7 +128,7 @@ class TrainLoop(ABC, Generic[ConfigT]):
         self.module = self._build_model()
         o = cfg.optim
         self.schedule = Schedule(o.start_lr, o.peak_lr, o.final_lr, o.warmup_steps, o.constant_steps, o.decay_steps)
-        self.optimizer = build_optimizer(self.module, o.weight_decay, tuple(o.betas), o.eps)
+        self.optimizer = build_optimizer(self.module, o.weight_decay, tuple(o.betas), o.eps, self._lr_scales())
         self.model = self._distributed(self.module)
         self.train_set = self._build_data()
         self.batches = EpochBatches(self.train_set, cfg.batch_size, self.info, cfg.seed)
@@ -161,6 +161,10 @@ class TrainLoop(ABC, Generic[ConfigT]):
     @abstractmethod
     def _summary(self, last: dict[str, float]) -> dict[str, Any]:
         """The trainer's entries of ``summary.json`` (called on every rank)."""
+
+    def _lr_scales(self) -> dict[str, float]:
+        """Multipliers of the scheduled LR by parameter-name prefix of the trained module (none by default)."""
+        return {}
 
     def _after_step(self, step: int) -> dict[str, float]:
         """Work after optimiser step ``step``; returns values for the train rows of the log."""

@@ -34,6 +34,7 @@ def ac_losses(
     states: torch.Tensor,
     tokens_per_frame: int,
     rollout_steps: int = 2,
+    targets: torch.Tensor | None = None,
 ) -> ACLosses:
     """Teacher-forcing L1 over all T-1 transitions plus the ``rollout_steps``-step autoregressive L1.
 
@@ -41,6 +42,8 @@ def ac_losses(
     Rollout: start from [true frame 0, teacher-forced frame 1]; for n = 1 .. rollout_steps-1 run the predictor
     on the frames so far with actions 0..n and ground-truth states 0..n and append its last frame; compare the
     predicted frames 1..rollout_steps with the true ones. Gradients flow through the fed-back predictions.
+    ``targets`` (same shape as ``features``), when given, are what the predictions are scored against while
+    ``features`` feed the predictor: the fine-tuned encoder passes its own features with gradients stopped.
     """
     P = tokens_per_frame
     B, N, D = features.shape
@@ -56,14 +59,15 @@ def ac_losses(
         )
     if not 1 <= rollout_steps <= T - 1:
         raise ValueError(f"rollout_steps must be in [1, T-1={T - 1}], got {rollout_steps}")
-    target = layer_norm_features(features.float())  # (B, T*P, D)
+    context = layer_norm_features(features.float())  # (B, T*P, D)
+    target = context if targets is None else layer_norm_features(targets.float())
 
     # teacher forcing: (B, (T-1)*P, D) -> predictions of frames 1..T-1
-    pred_tf = layer_norm_features(predictor(target[:, : (T - 1) * P], actions, states[:, : T - 1]).float())
+    pred_tf = layer_norm_features(predictor(context[:, : (T - 1) * P], actions, states[:, : T - 1]).float())
     loss_tf = (pred_tf - target[:, P:]).abs().mean()
 
     # rollout: history [frame 0 (true), frame 1 (predicted)], each step appends the last predicted frame
-    history = torch.cat([target[:, :P], pred_tf[:, :P]], dim=1)  # (B, 2P, D)
+    history = torch.cat([context[:, :P], pred_tf[:, :P]], dim=1)  # (B, 2P, D)
     for n in range(1, rollout_steps):
         out = predictor(history, actions[:, : n + 1], states[:, : n + 1])  # (B, (n+1)P, D)
         history = torch.cat([history, layer_norm_features(out[:, -P:].float())], dim=1)

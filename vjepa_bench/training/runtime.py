@@ -123,7 +123,7 @@ class MetricsLog:
     """Appends rows to ``<dir>/metrics.csv`` (header written once; a resumed run drops rows past its step);
     mirrors them to TensorBoard when asked. Only the main process writes."""
 
-    FIELDS = ("step", "split", "lr", "loss", "loss_tf", "loss_rollout", "grad_norm", "ema", "seconds")
+    FIELDS = ("step", "split", "lr", "loss", "loss_tf", "loss_rollout", "grad_norm", "ema", "feature_std", "seconds")
 
     def __init__(self, directory: Path, resume_step: int, tensorboard: bool, active: bool = True) -> None:
         self.active = active

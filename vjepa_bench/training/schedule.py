@@ -50,29 +50,35 @@ class Schedule:
         return self.final_lr
 
 
-def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
-    """Two AdamW groups: matrices (and conv kernels) with ``weight_decay``; biases and 1-D params without."""
-    decay, no_decay = [], []
+def param_groups(module: nn.Module, weight_decay: float, lr_scales: dict[str, float] | None = None) -> list[dict]:
+    """AdamW groups: matrices (and conv kernels) with ``weight_decay``; biases and 1-D params without. ``lr_scales``
+    maps a parameter-name prefix to a multiplier of the scheduled LR (its parameters get their own two groups)."""
+    scales = lr_scales or {}
+    groups: dict[tuple[float, bool], list[torch.Tensor]] = {(1.0, True): [], (1.0, False): []}
     for name, param in module.named_parameters():
         if not param.requires_grad:
             continue
-        if param.ndim <= 1 or name.endswith(".bias"):
-            no_decay.append(param)
-        else:
-            decay.append(param)
+        scale = next((v for prefix, v in scales.items() if name.startswith(prefix)), 1.0)
+        decays = not (param.ndim <= 1 or name.endswith(".bias"))
+        groups.setdefault((scale, decays), []).append(param)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": params, "weight_decay": weight_decay if decays else 0.0, "lr_scale": scale}
+        for (scale, decays), params in groups.items()
     ]
 
 
 def build_optimizer(
-    module: nn.Module, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    module: nn.Module,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    lr_scales: dict[str, float] | None = None,
 ) -> torch.optim.AdamW:
     """AdamW over ``param_groups``; the LR is set every step by ``set_lr``."""
-    return torch.optim.AdamW(param_groups(module, weight_decay), lr=0.0, betas=betas, eps=eps)
+    return torch.optim.AdamW(param_groups(module, weight_decay, lr_scales), lr=0.0, betas=betas, eps=eps)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The scheduled LR, times each group's ``lr_scale``."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
