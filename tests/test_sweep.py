@@ -20,8 +20,8 @@ from vjepa_bench.evaluation.sweep import (
     axis_test,
     random_xy_moves,
     run_sweep,
-    world_model_inference,
 )
+from vjepa_bench.evaluation.inverse_dynamics import world_model_inference
 from vjepa_bench.schema.sweep import SweepSettings
 from vjepa_bench.evaluation.sweep_report import write_report
 

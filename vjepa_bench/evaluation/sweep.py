@@ -30,24 +30,25 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vjepa_bench.agents import make_agent
 from vjepa_bench.envs import make_env
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.calibration import analyse_axes
+from vjepa_bench.evaluation.inverse_dynamics import world_model_inference
 from vjepa_bench.evaluation.runner import EvalSpec, episode_list, run_evaluation
 from vjepa_bench.fileio import write_json_atomic
 from vjepa_bench.layout import ACTION_DIM
-from vjepa_bench.planning import LatentRolloutEnergy, Planner
 from vjepa_bench.schema.sweep import SweepSettings
 
 AXIS_ENV = "vjepa_bench/FrankaReach-v1"
 """The protocol-1 trajectory runs in the reach scene (arm only, no object)."""
 
 InferMove = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""A world model's inverse dynamics for the axis test: ``(image_t, state_t, image_t+1) -> (dx, dy)`` in metres."""
+"""A world model's inverse dynamics for the axis test: ``(image_t, state_t, image_t+1) -> (dx, dy, ...)`` in metres
+(an ``InferAction`` of :mod:`~vjepa_bench.evaluation.inverse_dynamics` qualifies: the first two values are used)."""
+
 
 
 @dataclass(frozen=True)
@@ -92,26 +93,6 @@ def record_axis_trajectory(env: Any, settings: SweepSettings) -> AxisTrajectory:
         frames.append(observation["image"])
         states.append(observation["state"])
     return AxisTrajectory(np.stack(frames), np.stack(states).astype(np.float32), actions)
-
-
-def world_model_inference(agent: Any) -> InferMove:
-    """``InferMove`` for a world-model agent (one with ``encode``, ``predictor`` and ``planner``, e.g.
-    ``vjepa_ac``): the planner, at horizon 1, minimises the latent energy from frame t towards frame t+1."""
-    if not all(hasattr(agent, name) for name in ("encode", "predictor", "planner")):
-        raise UsageError(
-            f"agent={getattr(agent, 'name', type(agent).__name__)!r} has no world model, which protocol 1 needs; "
-            "use a world-model agent (agent=vjepa_ac) or set axis_test=false calibrate=false"
-        )
-    planner = Planner(agent.planner.config.replace(horizon=1, warm_start=False), agent.planner.device)
-
-    def infer(image: np.ndarray, state: np.ndarray, next_image: np.ndarray) -> np.ndarray:
-        features = agent.encode(np.stack([image, next_image]))  # (2, P, D)
-        state_t = torch.as_tensor(state, dtype=torch.float32, device=features.device)
-        planner.reset()  # the same random draws for every pair
-        result = planner.plan(LatentRolloutEnergy(agent.predictor, features[0], state_t, features[1]))
-        return result.actions[0, :2].astype(np.float64)
-
-    return infer
 
 
 def axis_test(infer: InferMove, trajectory: AxisTrajectory, progress: bool = False) -> np.ndarray:
@@ -198,7 +179,9 @@ def run_sweep(job: SweepJob, infer: InferMove | None = None) -> list[dict[str, A
     """
     settings = job.settings
     if settings.axis_test and infer is None:
-        infer = world_model_inference(make_agent(job.agent, **job.agent_kwargs))
+        infer = world_model_inference(
+            make_agent(job.agent, **job.agent_kwargs), "protocol 1",
+            "use a world-model agent (agent=vjepa_ac) or set axis_test=false calibrate=false")
     rows = []
     for angle in tqdm(settings.angles, desc="camera sweep", unit="angle", disable=not settings.progress):
         folder = angle_dir(job.output_dir, angle)
