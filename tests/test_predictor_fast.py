@@ -155,8 +155,10 @@ def test_fast_forward_equals_reference_at_the_bundled_width() -> None:
     predictor = _predictor(embed_dim=192, predictor_embed_dim=192, depth=4, num_heads=3, mlp_hidden_dim=768)
     z, actions, states = _inputs(predictor, 32, 1, shared=True)
     with torch.inference_mode():
-        diff = (predictor(z, actions, states) - predictor.forward_reference(z, actions, states)).abs().max().item()
-    assert diff <= ATOL
+        reference = predictor.forward_reference(z, actions, states)
+        diff = (predictor(z, actions, states) - reference).abs().max().item()
+    # float32 rounding grows with the values (outputs up to ~3.4 here; the kernels differ between CPUs)
+    assert diff <= ATOL * max(1.0, reference.abs().max().item())
 
 
 @pytest.mark.parametrize("steps", [1, 2])

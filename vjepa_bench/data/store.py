@@ -8,12 +8,16 @@ Layout of one shard ``<root>/shard_<k:05d>.h5`` (trajectory ``index`` lives in s
         states    float32 (T, 7)        layout.py state
         actions   float32 (T-1, 7)      layout.py action; action t moves state t to state t+1
         camera    float64 (8,)          CAMERA_FIELDS, absent when the pose is unknown
+        images_crc32, states_crc32, actions_crc32
+                  uint32  (T,) / (T-1,) CRC-32 of each frame / row of the dataset of that name
         attrs: index, task, seed (absent if None), success (absent if None), attrs_json (free-form, JSON)
 
 Every dataset carries a Fletcher-32 checksum per chunk and the shards use HDF5 1.8 object formats, whose headers
-(attributes, links, text stored fixed-length) are checksummed too (the chunk-index B-trees are not), so damaged
-bytes are a :class:`StoreError` naming the file, the trajectory and the dataset rather than a wrong value (older
-shards without checksums still read); the reader also refuses NaN or infinite states and actions.
+(attributes, links, text stored fixed-length) are checksummed too. The chunk-index B-trees are not: a damaged index
+can hand back another chunk or skip a filter, so every frame and row also carries its own CRC-32 (``*_crc32``),
+checked on every read. Damaged bytes are a :class:`StoreError` naming the file, the trajectory and the dataset
+rather than a wrong value (older shards without checksums still read); the reader also refuses NaN or infinite
+states and actions.
 
 A trajectory is written in one go once finished: the shard is opened, the group is written under a temporary name,
 renamed to its final name (the commit point) and the file closed. A new shard is written as
@@ -36,6 +40,7 @@ import errno
 import json
 import os
 import re
+import zlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +68,8 @@ __all__ = [
 
 FORMAT = "vjepa_bench.trajectories"
 FORMAT_VERSION = 1
+CHECKED_FIELDS = ("images", "states", "actions")
+"""Datasets whose every frame / row carries a CRC-32 in ``<name>_crc32``."""
 CAMERA_FIELDS = ("azimuth_deg", "elevation_deg", "distance", "lookat_x", "lookat_y", "lookat_z", "roll_deg", "fovy_deg")
 """Order of the stored camera pose vector; as a dict the look-at point is one key ``lookat`` with (x, y, z)."""
 _CAMERA_KEYS = ("azimuth_deg", "elevation_deg", "distance", "lookat", "roll_deg", "fovy_deg")
@@ -81,6 +88,12 @@ class StoreError(ValueError):
 
 class ShardInUseError(StoreError):
     """HDF5 could not lock a shard: another process has it open. The shard itself is fine."""
+
+
+def row_crc32(values: np.ndarray) -> np.ndarray:
+    """CRC-32 of each row (first-axis slice) of ``values``, as uint32 (T,)."""
+    rows = np.ascontiguousarray(values).reshape(len(values), int(np.prod(values.shape[1:])))
+    return np.array([zlib.crc32(row.tobytes()) for row in rows], np.uint32)
 
 
 def one_line(error: BaseException) -> str:
@@ -467,9 +480,12 @@ class TrajectoryWriter:
             shuffle=False,
             fletcher32=True,
         )
-        group.create_dataset("states", data=np.asarray(trajectory.states, np.float32), fletcher32=True)
+        states = np.asarray(trajectory.states, np.float32)
         actions = np.asarray(trajectory.actions, np.float32).reshape(-1, layout.ACTION_DIM)
+        group.create_dataset("states", data=states, fletcher32=True)
         group.create_dataset("actions", data=actions, fletcher32=True)
+        for name, values in zip(CHECKED_FIELDS, (images, states, actions)):
+            group.create_dataset(f"{name}_crc32", data=row_crc32(values), fletcher32=True)
         if trajectory.camera is not None:
             camera = group.create_dataset("camera", data=camera_to_array(trajectory.camera), fletcher32=True)
             camera.attrs["fields"] = json.dumps(CAMERA_FIELDS)
@@ -536,7 +552,24 @@ class TrajectoryReader(Sequence[Trajectory]):
             raise StoreError(
                 f"{where}: dataset {field_name!r} holds NaN or infinite values; re-collect that trajectory"
             )
+        if field_name in CHECKED_FIELDS:
+            self._check_crc(i, field_name, selection, values, where)
         return values
+
+    def _check_crc(self, i: int, field_name: str, selection: Any, values: np.ndarray, where: str) -> None:
+        """Compare the rows read with their stored CRC-32 (shards written before the CRCs are not checked)."""
+        _, group = self._group(i)
+        name = f"{field_name}_crc32"
+        if name not in group:
+            return
+        try:
+            stored = group[name][selection]
+        except H5_ERRORS as error:
+            raise StoreError(f"{where}: cannot read dataset {name!r} ({one_line(error)})") from error
+        bad = np.flatnonzero(np.asarray(stored).reshape(-1) != row_crc32(values))
+        if bad.size:
+            raise StoreError(f"{where}: dataset {field_name!r} fails its CRC-32 check at row {int(bad[0])} of the "
+                             "rows read; re-collect that trajectory")
 
     def window(self, i: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frames ``start .. start + count - 1`` of trajectory ``i``: images, states, and the ``count - 1`` actions."""
