@@ -40,8 +40,8 @@ import errno
 import json
 import os
 import re
-import zlib
 import warnings
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -558,15 +558,15 @@ class TrajectoryReader(Sequence[Trajectory]):
 
     def _check_crc(self, i: int, field_name: str, selection: Any, values: np.ndarray, where: str) -> None:
         """Compare the rows read with their stored CRC-32 (shards written before the CRCs are not checked)."""
-        _, group = self._group(i)
         name = f"{field_name}_crc32"
+        _, group = self._group(i)
         if name not in group:
             return
         try:
             stored = group[name][selection]
         except H5_ERRORS as error:
             raise StoreError(f"{where}: cannot read dataset {name!r} ({one_line(error)})") from error
-        bad = np.flatnonzero(np.asarray(stored).reshape(-1) != row_crc32(values))
+        bad = np.flatnonzero(stored != row_crc32(values))
         if bad.size:
             raise StoreError(f"{where}: dataset {field_name!r} fails its CRC-32 check at row {int(bad[0])} of the "
                              "rows read; re-collect that trajectory")

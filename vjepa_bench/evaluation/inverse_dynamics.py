@@ -30,8 +30,11 @@ import numpy as np
 import torch
 
 from vjepa_bench import layout
+from vjepa_bench.agents import make_agent
+from vjepa_bench.data.store import TrajectoryReader
 from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import LatentRolloutEnergy, Planner
+from vjepa_bench.training.data import split_indices
 
 InferAction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """A world model's inverse dynamics: ``(image_t, state_t, image_t+1) -> action (7,)`` (docs/conventions.md#action)."""
@@ -120,10 +123,6 @@ def inverse_dynamics_report(infer: InferAction, reader: Any, indices: list[int],
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vjepa_bench.agents import make_agent
-    from vjepa_bench.data.store import TrajectoryReader
-    from vjepa_bench.training.data import split_indices
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
     parser.add_argument("stores", nargs="+", help="in the order train-ac was given them (it fixes the held-out split)")

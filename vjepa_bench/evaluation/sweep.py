@@ -50,7 +50,6 @@ InferMove = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 (an ``InferAction`` of :mod:`~vjepa_bench.evaluation.inverse_dynamics` qualifies: the first two values are used)."""
 
 
-
 @dataclass(frozen=True)
 class AxisTrajectory:
     """``frames`` (N+1, S, S, 3) uint8, ``states`` (N+1, 7) and the commanded ``actions`` (N, 7)."""

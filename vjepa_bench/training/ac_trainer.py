@@ -37,7 +37,7 @@ LOSS_NAMES = ("loss", "loss_tf", "loss_rollout")
 """Metrics names of the total (optimised), teacher-forcing and rollout losses."""
 
 
-def load_encoder(source: EncoderSource, image_size: int, seed: int) -> tuple[nn.Module, dict[str, Any]]:
+def encoder_from_source(source: EncoderSource, image_size: int, seed: int) -> tuple[nn.Module, dict[str, Any]]:
     """The encoder named by ``source`` (in eval mode with gradients off unless ``source.finetune``), and where it
     came from."""
     if source.checkpoint:
@@ -63,6 +63,13 @@ def load_encoder(source: EncoderSource, image_size: int, seed: int) -> tuple[nn.
     return encoder, origin
 
 
+def clip_features(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(B, T*P, D) features of a (B, T, 3, S, S) clip batch, frame by frame, frame-major."""
+    b, t = images.shape[:2]
+    z = encoder.encode_image(images.flatten(0, 1))  # (B*T, P, D)
+    return z.reshape(b, t * z.shape[1], z.shape[2])
+
+
 class EncoderWithPredictor(nn.Module):
     """The encoder trained together with the AC predictor (``encoder.finetune=true``). The predictor reads the
     encoder's features of the clip and is scored against the same features with gradients stopped, so the encoder
@@ -77,11 +84,9 @@ class EncoderWithPredictor(nn.Module):
 
     def forward(self, images: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Teacher-forcing loss, rollout loss and feature spread of a (B, T, 3, S, S) clip batch."""
-        b, t = images.shape[:2]
-        z = self.encoder.encode_image(images.flatten(0, 1))  # (B*T, P, D)
-        feats = z.reshape(b, t * z.shape[1], z.shape[2])
-        losses = ac_losses(self.predictor, feats, actions, states, z.shape[1], self.rollout_steps,
-                           targets=feats.detach())  # fmt: skip
+        feats = clip_features(self.encoder, images)
+        losses = ac_losses(self.predictor, feats, actions, states, self.predictor.tokens_per_frame,
+                           self.rollout_steps, targets=feats.detach())  # fmt: skip
         return losses.teacher_forcing, losses.rollout, feats.detach().float().std(dim=1).mean()
 
 
@@ -120,7 +125,7 @@ class ACTrainer(TrainLoop[TrainACConfig]):
     def _build_model(self) -> nn.Module:
         cfg = self.cfg
         self.finetune = cfg.encoder.finetune
-        self.encoder, self.encoder_origin = load_encoder(cfg.encoder, cfg.data.image_size, cfg.seed)
+        self.encoder, self.encoder_origin = encoder_from_source(cfg.encoder, cfg.data.image_size, cfg.seed)
         self.encoder.to(self.device)
         torch.manual_seed(cfg.seed)
         self.predictor = build_predictor_for(cfg, self.encoder).to(self.device)
@@ -168,10 +173,8 @@ class ACTrainer(TrainLoop[TrainACConfig]):
         if "features" in batch:
             return batch["features"].to(self.device, non_blocking=True)
         images = batch["images"].to(self.device, non_blocking=True)  # (B, T, 3, S, S)
-        b, t = images.shape[:2]
         with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
-            z = self.encoder.encode_image(images.flatten(0, 1))  # (B*T, P, D)
-        return z.float().reshape(b, t * z.shape[1], z.shape[2])
+            return clip_features(self.encoder, images).float()
 
     def _losses(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The named losses of a batch through ``model`` (the predictor, or :class:`EncoderWithPredictor`)."""
