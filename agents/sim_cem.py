@@ -76,7 +76,6 @@ import numpy as np
 import torch
 from mujoco import rollout
 from vjepa_bench.agents.base import register_agent
-from vjepa_bench.envs.controller import FINGER_OPEN
 
 from vjepa_bench import layout
 from vjepa_bench.errors import UsageError
@@ -140,8 +139,7 @@ def read_configuration(env: Any, data: mujoco.MjData, commanded: float | None = 
     flange = env.model.site("flange").id
     position = data.site_xpos[flange].copy()
     rotation = data.site_xmat[flange].reshape(3, 3).copy()
-    left, right = data.qpos[env.controller.finger_qpos]  # left in [0, 0.04], right in [-0.04, 0]
-    fingers = np.clip(1.0 - np.array([left, -right]) / FINGER_OPEN, 0.0, 1.0)
+    fingers = np.clip(1.0 - env.gripper.openings(data) / env.gripper.open_opening, 0.0, 1.0)
     if commanded is not None:
         fingers = np.minimum(fingers, float(commanded))
     if not env.uses_object:

@@ -35,8 +35,9 @@ from mujoco import rollout
 from scipy.spatial.transform import Rotation
 from vjepa_bench.envs import scene
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
-from vjepa_bench.envs.controller import (FINGER_OPEN, HOME_QPOS, NROBOT, SUBSTEPS, TOP_DOWN, WORKSPACE_HIGH,
-                                         WORKSPACE_LOW, ArmController, ControllerState, finger_targets)
+from vjepa_bench.envs.controller import (HOME_QPOS, NROBOT, SUBSTEPS, TOP_DOWN, WORKSPACE_HIGH, WORKSPACE_LOW,
+                                         ArmController, ControllerState)
+from vjepa_bench.envs.gripper import FRANKA_GRIP_TO_FLANGE, Gripper, body_geoms
 from vjepa_bench.envs.objects import OBJECTS, ObjectSpec
 from vjepa_bench.envs.rendering import Renderer
 
@@ -56,8 +57,8 @@ class GoalSpec:
 
     position: np.ndarray
     rotation: Rotation = field(default_factory=lambda: TOP_DOWN)
-    finger: float = FINGER_OPEN
-    """Finger joint position (m per finger) shown in the goal."""
+    finger: float | None = None
+    """Finger opening (m per finger, ``envs/gripper.py``) shown in the goal; None: fully open."""
     object_in_hand: bool = False
     object_pos: np.ndarray | None = None
     """Object position if not in the hand (None: leave it where it is)."""
@@ -83,6 +84,7 @@ class FrankaEnv(gym.Env):
         camera_randomization: CameraRandomization | dict | None = None,
         render_mode: str | None = None,
         shadows: bool = True,
+        gripper: str = "franka_hand",
     ):
         if not self.uses_object and object is not None:
             raise TypeError(f"{type(self).__name__} has no object; do not pass object={object!r}")
@@ -101,7 +103,7 @@ class FrankaEnv(gym.Env):
         self.render_mode = render_mode
         self.camera_pose = self.camera
 
-        spec = scene.build_base_spec(self.image_size)
+        spec = scene.build_base_spec(self.image_size, gripper)
         self._add_objects(spec)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
@@ -112,23 +114,18 @@ class FrankaEnv(gym.Env):
 
         m = self.model
         self._flange = m.site("flange").id
-        self._grip = m.site("grip").id
         self._camera_id = m.camera(scene.OBS_CAMERA).id
-        self._finger_geoms = (self._body_geoms({"leftfinger", "finger_joint1_tip"}),
-                              self._body_geoms({"rightfinger", "finger_joint2_tip"}))
-        self.controller = ArmController(m, self._finger_geoms)
+        self.gripper = Gripper(m, gripper)
+        self._finger_geoms = self.gripper.finger_geoms
+        self.controller = ArmController(m, self.gripper)
         self._arm_qpos = self.controller.arm_qpos
-        self._finger_qpos = self.controller.finger_qpos
-        self._finger_ctrl = self.controller.finger_ctrl
+        self._finger_qpos = self.gripper.qpos
         if self.uses_object:
             self._object_body = m.body("object").id
             self._object_qpos = m.jnt_qposadr[m.joint("object_joint").id]
-            self._object_geoms = self._body_geoms({"object"})
+            self._object_geoms = body_geoms(m, {"object"})
         self._state_spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-        self._scratch.qpos[self._arm_qpos] = HOME_QPOS
-        mujoco.mj_kinematics(m, self._scratch)
-        self._grip_to_flange = float(np.linalg.norm(self._scratch.site_xpos[self._flange]
-                                                    - self._scratch.site_xpos[self._grip]))
+        self._grip_to_flange: dict[float, float] = {}
 
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
         self.observation_space = gym.spaces.Dict({
@@ -168,18 +165,20 @@ class FrankaEnv(gym.Env):
         """Random start above the table, hand pointing down, open."""
         self.set_robot(rng.uniform(low, high))
 
-    def set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float = FINGER_OPEN) -> None:
-        """Teleport the arm (IK from home) and reset the controller targets to that pose (episode start)."""
+    def set_robot(self, position: np.ndarray, rotation: Rotation = TOP_DOWN, finger: float | None = None) -> None:
+        """Teleport the arm (IK from home), the fingers to opening ``finger`` (m per finger; None: open), and reset
+        the controller targets to that pose (episode start)."""
+        finger = self.gripper.open_opening if finger is None else finger
         q = self.solve_ik(position, rotation, HOME_QPOS)
         self.data.qpos[self._arm_qpos] = q
-        self.data.qpos[self._finger_qpos] = [finger, -finger]
+        self.data.qpos[self._finger_qpos] = self.gripper.joint_positions(finger)
         self.data.ctrl[:NROBOT] = q
-        self.data.ctrl[NROBOT:] = [finger, -finger]
+        self.data.ctrl[self.gripper.ctrl] = self.gripper.holding_targets(finger)
         self._q_target = q
         mujoco.mj_kinematics(self.model, self.data)
         self._target_pos = self.data.site_xpos[self._flange].copy()
         self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
-        self._target_grip = 1.0 - finger / FINGER_OPEN
+        self._target_grip = 1.0 - finger / self.gripper.open_opening
 
     def place_object(self, xy: np.ndarray, yaw: float, z: float | None = None) -> None:
         """Put the object upright at ``xy`` turned by ``yaw`` (rad), standing on the table unless ``z`` is given."""
@@ -190,13 +189,12 @@ class FrankaEnv(gym.Env):
     def hold_object(self, yaw: float, settle_steps: int) -> None:
         """Put the object between the fingers at the grip point, close them on it (no weld) and let the contacts
         settle for ``settle_steps`` physics steps (episode start of the tasks that begin holding it)."""
-        width = self.object_half_width()
-        self.data.qpos[self._finger_qpos] = [width, -width]
+        self.data.qpos[self._finger_qpos] = self.gripper.joint_positions(self.object_half_width())
         mujoco.mj_kinematics(self.model, self.data)
         centre = self.grip_position() - self.grasp_offset()
         self.place_object(centre[:2], yaw, z=centre[2])
         self._target_grip = 1.0
-        self.data.ctrl[self._finger_ctrl] = finger_targets(1.0)
+        self.data.ctrl[self.gripper.ctrl] = self.gripper.servo_targets(1.0)
         for _ in range(settle_steps):
             mujoco.mj_step(self.model, self.data)
 
@@ -333,12 +331,13 @@ class FrankaEnv(gym.Env):
         data = mujoco.MjData(self.model)
         mujoco.mj_copyData(data, self.model, self.data)
         data.qpos[self._arm_qpos] = self.solve_ik(spec.position, spec.rotation, HOME_QPOS)
-        data.qpos[self._finger_qpos] = [spec.finger, -spec.finger]
+        data.qpos[self._finger_qpos] = self.gripper.joint_positions(
+            self.gripper.open_opening if spec.finger is None else spec.finger)
         mujoco.mj_kinematics(self.model, data)
         if self.uses_object:
             adr = self._object_qpos
             if spec.object_in_hand:
-                data.qpos[adr:adr + 3] = data.site_xpos[self._grip] - self.grasp_offset()
+                data.qpos[adr:adr + 3] = self.gripper.grip_point(data) - self.grasp_offset()
             elif spec.object_pos is not None:
                 data.qpos[adr:adr + 3] = spec.object_pos
         data.qvel[:] = 0
@@ -346,9 +345,28 @@ class FrankaEnv(gym.Env):
         return data
 
     # ------------------------------------------------------------------------------------------- objects
-    def grip_to_flange(self) -> float:
-        """Distance (m) from the grip point between the finger pads up to the flange."""
-        return self._grip_to_flange
+    def grip_to_flange(self, finger: float | None = None) -> float:
+        """Distance (m) from the grip point between the finger pads up to the flange, with the fingers at opening
+        ``finger`` (m; None: closed on the object, or open without one). Constant for the Franka Hand; the
+        Robotiq's pads move along the hand axis as they close."""
+        if finger is None:
+            finger = self.object_half_width() if self.uses_object else self.gripper.open_opening
+        if finger not in self._grip_to_flange:
+            data = mujoco.MjData(self.model)
+            data.qpos[self._arm_qpos] = HOME_QPOS
+            data.qpos[self._finger_qpos] = self.gripper.joint_positions(finger)
+            mujoco.mj_kinematics(self.model, data)
+            self._grip_to_flange[finger] = float(np.linalg.norm(data.site_xpos[self._flange]
+                                                                - self.gripper.grip_point(data)))
+        return self._grip_to_flange[finger]
+
+    def hand_lift(self) -> np.ndarray:
+        """Shift (m, world z) of the tasks' flange goal ranges, which are set for the Franka Hand: how much longer
+        this gripper's hand is at the task's grip (``grip_to_flange()``), so that fingers and objects reach the same
+        places whichever hand is on (zero for the Franka Hand)."""
+        if self.gripper.kind == "franka_hand":
+            return np.zeros(3)
+        return np.array([0.0, 0.0, self.grip_to_flange() - FRANKA_GRIP_TO_FLANGE])
 
     def object_yaw(self, data: mujoco.MjData | None = None) -> float:
         data = self.data if data is None else data
@@ -436,17 +454,12 @@ class FrankaEnv(gym.Env):
         return out
 
     # ------------------------------------------------------------------------------------------- helpers
-    def _body_geoms(self, bodies: set[str]) -> np.ndarray:
-        ids = {self.model.body(b).id for b in bodies}
-        return np.array([g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in ids])
-
     def object_position(self, data: mujoco.MjData | None = None) -> np.ndarray:
         data = self.data if data is None else data
         return data.xpos[self._object_body].copy()
 
     def grip_position(self, data: mujoco.MjData | None = None) -> np.ndarray:
-        data = self.data if data is None else data
-        return data.site_xpos[self._grip].copy()
+        return self.gripper.grip_point(self.data if data is None else data)
 
     def is_grasped(self, data: mujoco.MjData | None = None) -> bool:
         """Both fingers touch the object (a real contact grasp, no weld)."""

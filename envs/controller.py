@@ -23,6 +23,7 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 from vjepa_bench.envs import scene
+from vjepa_bench.envs.gripper import Gripper
 
 from vjepa_bench import layout
 
@@ -48,10 +49,6 @@ ROTATION_WEIGHT = 0.2
 STEP_TOLERANCE = (0.04, 0.3)
 """Measured flange vs target after any step of any action stream: position (m) and orientation (rad) within these
 (the step contract; typical is far tighter: p99 5 mm and 0.015 rad over random full-range streams)."""
-FINGER_OPEN = 0.04
-"""Finger joint travel (m): 0.04 per finger = 8 cm opening."""
-FINGER_OVERCLOSE = scene.FINGER_CTRL_OVERCLOSE
-"""The closed finger servo aims this far past the joint limit, so empty fingers close fully against friction."""
 HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
@@ -80,12 +77,6 @@ def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     out = np.zeros(len(rhs))
     mujoco.mju_cholSolve(out, factor, np.ascontiguousarray(rhs, dtype=np.float64))
     return out
-
-
-def finger_targets(closedness: float) -> list[float]:
-    """The two finger servo targets (m) for a gripper closedness in [0, 1] (closed aims past the joint limit)."""
-    finger = FINGER_OPEN * (1.0 - closedness) - FINGER_OVERCLOSE * closedness
-    return [finger, -finger]
 
 
 def bound_rotation(rotation: Rotation) -> Rotation:
@@ -117,22 +108,21 @@ class ControllerState(NamedTuple):
 
 
 class ArmController:
-    """IK and servo plans for the Panda of a compiled scene (one scratch ``MjData`` for the IK)."""
+    """IK and servo plans for the Panda of a compiled scene and its ``gripper`` (one scratch ``MjData`` for the
+    IK)."""
 
-    def __init__(self, model: mujoco.MjModel, finger_geoms: tuple[np.ndarray, np.ndarray]):
+    def __init__(self, model: mujoco.MjModel, gripper: Gripper):
         m = self.model = model
         self._scratch = mujoco.MjData(model)
         self._flange = m.site("flange").id
         self.arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
         self._arm_dof = np.array([m.jnt_dofadr[m.joint(f"joint{i + 1}").id] for i in range(NROBOT)])
-        self.finger_qpos = np.array([m.jnt_qposadr[m.joint(n).id] for n in ("finger_joint1", "finger_joint2")])
-        self.finger_ctrl = np.array([NROBOT, NROBOT + 1])
+        self.gripper = gripper
         self._joint_low = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 0]
         self._joint_high = m.jnt_range[[m.joint(f"joint{i + 1}").id for i in range(NROBOT)], 1]
         # Servo force = kp (ctrl - q) - kv qdot; aiming at q_ref + (kv / kp) qdot_ref makes it a PD on the reference
         # trajectory (velocity feed-forward), which removes the tracking lag of a moving target.
         self._servo_lead = -m.actuator_biasprm[:NROBOT, 2] / m.actuator_gainprm[:NROBOT, 0]
-        self._finger_geoms = finger_geoms
         self._fingertips = self._fingertip_points()
         self._closed_opening = self._measure_closed_opening()
 
@@ -141,11 +131,11 @@ class ArmController:
         above the table."""
         d = self._scratch
         points = []
-        for finger in (FINGER_OPEN, 0.0):
-            d.qpos[self.finger_qpos] = [finger, -finger]
+        for opening in (self.gripper.open_opening, 0.0):
+            d.qpos[self.gripper.qpos] = self.gripper.joint_positions(opening)
             mujoco.mj_kinematics(self.model, d)
             flange_pos, flange_mat = d.site_xpos[self._flange], d.site_xmat[self._flange].reshape(3, 3)
-            for geom in np.concatenate(self._finger_geoms):
+            for geom in np.concatenate(self.gripper.finger_geoms):
                 centre, half = self.model.geom_aabb[geom, :3], self.model.geom_aabb[geom, 3:]
                 corners = centre + half * np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
                 world = d.geom_xpos[geom] + corners @ d.geom_xmat[geom].reshape(3, 3).T
@@ -157,15 +147,15 @@ class ArmController:
         d = mujoco.MjData(self.model)
         d.qpos[self.arm_qpos] = HOME_QPOS
         d.ctrl[:NROBOT] = HOME_QPOS
-        d.ctrl[self.finger_ctrl] = finger_targets(1.0)
+        d.ctrl[self.gripper.ctrl] = self.gripper.servo_targets(1.0)
         for _ in range(200):
             mujoco.mj_step(self.model, d)
-        return float(d.qpos[self.finger_qpos[0]] - d.qpos[self.finger_qpos[1]])
+        return float(self.gripper.openings(d).sum())
 
     def closedness(self, data: mujoco.MjData) -> float:
         """Gripper closedness: 0 fully open, 1 when the empty fingers' pads meet."""
-        opening = data.qpos[self.finger_qpos[0]] - data.qpos[self.finger_qpos[1]]
-        span = 2 * FINGER_OPEN - self._closed_opening
+        opening = self.gripper.openings(data).sum()
+        span = 2 * self.gripper.open_opening - self._closed_opening
         return float(np.clip(1.0 - (opening - self._closed_opening) / span, 0.0, 1.0))
 
     def plan_step(self, ctrl_state: ControllerState, action: np.ndarray) -> tuple[ControllerState, np.ndarray]:
@@ -178,7 +168,7 @@ class ArmController:
         ctrl = np.empty((SUBSTEPS, self.model.nu))
         ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
             self._servo_lead * (q_new - q_prev))
-        ctrl[:, NROBOT:NROBOT + 2] = finger_targets(grip)
+        ctrl[:, self.gripper.ctrl] = self.gripper.servo_targets(grip)
         return ControllerState(pos, rot, grip, q_new), ctrl
 
     def bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:

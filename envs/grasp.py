@@ -45,7 +45,7 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
+    render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History

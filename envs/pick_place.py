@@ -53,7 +53,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
+    render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
     See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
@@ -140,7 +140,7 @@ class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlaceFinal-v1", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``, as ``FrankaPickPlace-v1``.
+    camera_randomization=None, render_mode=None, shadows=True, gripper="franka_hand")``, as ``FrankaPickPlace-v1``.
 
     ## Version History
     * v1: initial version (the v1 scene of ``FrankaPickPlace-v1``).

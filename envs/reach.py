@@ -52,7 +52,7 @@ class FrankaReachEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaReach-v1", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True)``:
+    render_mode=None, shadows=True, gripper="franka_hand")``:
 
     * ``image_size``: side (px) of the square observation and goal images.
     * ``camera``: ``CameraPose`` or a dict of its fields; ``None`` = the default pose (see ``vjepa_bench.envs.camera``).
@@ -62,6 +62,11 @@ class FrankaReachEnv(FrankaEnv):
     * ``render_mode``: ``None`` or ``"rgb_array"`` (``render()`` returns the latest observation image).
     * ``shadows``: one directional light's shadow map (512 px), which helps to judge heights; ``False`` renders
       2.5x faster (the whole step 1.7x).
+    * ``gripper``: ``"franka_hand"`` (the Franka Hand, sliding fingers, 8 cm) or ``"robotiq_2f85"`` (the Robotiq
+      2F-85 of DROID and the paper's robot: linkage fingers, 8.5 cm, whose opening changes 1.0-1.7 % of a 256 px
+      frame at the default camera against the Franka Hand's 0.5-0.7 %). Both grasp by friction; with the Robotiq
+      the flange goal ranges are raised by its extra length (``hand_lift``), so fingers and objects reach the same
+      places. ``envs/gripper.py`` holds both behind one interface.
 
     Reach has no object: passing ``object`` is a ``TypeError``.
 
@@ -71,7 +76,8 @@ class FrankaReachEnv(FrankaEnv):
       bounded target orientation (cone: tilt <= 29 deg, turn <= 90 deg) and position-first IK (the step contract
       holds for any action stream); fingertips stop 3 mm above the table; the closed gripper closes fully
       (closedness 1); goals and starts inside the view (ranges above); renderer teardown safe with many envs;
-      non-finite camera values and ``step()`` before ``reset()`` are clear errors.
+      non-finite camera values and ``step()`` before ``reset()`` are clear errors. Later in v1, the ``gripper``
+      argument (the Robotiq 2F-85 as an option; the default Franka Hand env is unchanged, bit for bit).
     * v0: initial version.
     """
 
@@ -82,7 +88,7 @@ class FrankaReachEnv(FrankaEnv):
         self.start_robot(rng)
         start = self.flange_position()
         while True:
-            goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
+            goal = rng.uniform(GOAL_LOW, GOAL_HIGH) + self.hand_lift()
             if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
                 break
         self.goal_position = goal

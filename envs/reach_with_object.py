@@ -45,7 +45,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaReachWithObject-v1", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True)``; ``object`` is "box" (6 cm cube) or "cup" (mug with
+    camera_randomization=None, render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with
     a handle). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
@@ -65,7 +65,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
         yaw = hand_yaw + spec.yaw_centre + (np.pi * rng.integers(2) if spec.flips else 0.0)
         start = self.flange_position()
         while True:
-            goal = rng.uniform(GOAL_LOW, GOAL_HIGH)
+            goal = rng.uniform(GOAL_LOW, GOAL_HIGH) + self.hand_lift()
             if np.linalg.norm(goal - start) >= MIN_GOAL_DISTANCE:
                 break
         self.hold_object(yaw, SETTLE_STEPS)

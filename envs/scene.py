@@ -35,8 +35,15 @@ PLATE_RADIUS = 0.07
 PLATE_THICKNESS = 0.006
 
 
-def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
-    """Table, floor, walls, lights, the Panda (``panda.xml``) and the observation camera."""
+GRIPPERS = ("franka_hand", "robotiq_2f85")
+"""The hands the Panda can carry: the Franka Hand (``panda.xml``) or DROID's Robotiq 2F-85 (``robotiq_2f85.xml``)."""
+
+
+def build_base_spec(max_image_size: int, gripper: str = "franka_hand") -> mujoco.MjSpec:
+    """Table, floor, walls, lights, the Panda (``panda.xml``) with ``gripper`` on its flange, and the observation
+    camera."""
+    if gripper not in GRIPPERS:
+        raise ValueError(f"gripper must be one of {list(GRIPPERS)}, got {gripper!r}")
     spec = mujoco.MjSpec()
     spec.modelname = "vjepa_bench_franka"
     spec.option.timestep = TIMESTEP
@@ -91,15 +98,19 @@ def build_base_spec(max_image_size: int) -> mujoco.MjSpec:
 
     robot = mujoco.MjSpec.from_file(str(asset_path("panda.xml")))
     _tone_robot(robot)
+    hand = "right_gripper"
+    if gripper == "robotiq_2f85":
+        hand = _mount_robotiq(robot)
     mount = world.add_frame(pos=[0, 0, TABLE_TOP])
     mount.attach_body(robot.worldbody.first_body(), "", "")
     world.add_geom(name="robot_plate", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.11, 0.004, 0],
                    pos=[0, 0, TABLE_TOP + 0.004], material="metal", contype=0, conaffinity=0)
     link7 = spec.body("link7")
     link7.add_site(name="flange", pos=[0, 0, 0.107], group=5)
-    spec.body("right_gripper").add_site(name="grip", pos=[0, 0, 0.1034], group=5)
+    if gripper == "franka_hand":  # the Robotiq's grip point moves with its pads (envs/gripper.py)
+        spec.body(hand).add_site(name="grip", pos=[0, 0, 0.1034], group=5)
     # Exclude self-collisions between the hand and the last links (meshes overlap at the joints).
-    for a, b in (("link7", "right_gripper"), ("link6", "right_gripper"), ("link5", "link7")):
+    for a, b in (("link7", hand), ("link6", hand), ("link5", "link7")):
         spec.add_exclude(bodyname1=a, bodyname2=b)
     world.add_camera(name=OBS_CAMERA, pos=[0, 0, 1], quat=[1, 0, 0, 0], fovy=50.0)
     return spec
@@ -114,7 +125,7 @@ def _tone_robot(robot: mujoco.MjSpec) -> None:
             material.rgba = LINK_RGBA
         material.specular = 0.15
     robot.geom("hand_visual").rgba = HAND_RGBA
-    for side, sign in ((1, 1), (2, -1)):  # the closed servo aims past the limit (see base.FINGER_OVERCLOSE)
+    for side, sign in ((1, 1), (2, -1)):  # the closed servo aims past the limit (see gripper.FRANKA_OVERCLOSE)
         actuator = robot.actuator(f"gripper_finger_joint{side}")
         actuator.ctrlrange = sorted([sign * FINGER_CTRL_OVERCLOSE * -1, sign * 0.04])
     for side in (1, 2):
@@ -126,6 +137,19 @@ def _tone_robot(robot: mujoco.MjSpec) -> None:
         robot.body(f"finger_joint{side}_tip").add_geom(
             type=mujoco.mjtGeom.mjGEOM_BOX, size=pad.size, pos=pad.pos, quat=pad.quat, rgba=PAD_RGBA, group=1,
             contype=0, conaffinity=0, mass=0)
+
+
+def _mount_robotiq(robot: mujoco.MjSpec) -> str:
+    """Replace the Franka Hand by the Robotiq 2F-85 (``robotiq_2f85.xml``) on the same flange, its fingers closing
+    along the same axis; returns the new hand body's name."""
+    for key in list(robot.keys):  # the home keyframe names the Franka Hand's joints (the envs start from HOME_QPOS)
+        robot.delete(key)
+    robot.delete(robot.actuator("gripper_finger_joint1"))
+    robot.delete(robot.actuator("gripper_finger_joint2"))
+    robot.delete(robot.body("right_gripper"))
+    robotiq = mujoco.MjSpec.from_file(str(asset_path("robotiq_2f85.xml")))
+    robot.body("right_hand").add_frame().attach_body(robotiq.worldbody.first_body(), "", "")
+    return "robotiq_base"
 
 
 def add_box(spec: mujoco.MjSpec, name: str = "object", rgba=(0.8, 0.15, 0.12, 1.0)) -> mujoco.MjsBody:

@@ -49,10 +49,11 @@ def _finger_object_penetration(env: base.FrankaEnv, data: mujoco.MjData) -> floa
     return deepest
 
 
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
 @pytest.mark.parametrize("env_id", OBJECT_IDS)
 @pytest.mark.parametrize("obj", sorted(OBJECTS))
-def test_no_finger_goes_through_the_object_in_any_goal_or_start(env_id, obj):
-    env = make(env_id, object=obj)
+def test_no_finger_goes_through_the_object_in_any_goal_or_start(env_id, obj, gripper):
+    env = make(env_id, object=obj, gripper=gripper)
     for seed in range(12):
         env.reset(seed=seed)
         assert _finger_object_penetration(env, env.data) <= 1e-3, (seed, "start")
@@ -79,9 +80,10 @@ def _lowest_object_point(env: base.FrankaEnv) -> float:
     return float(env.object_position()[2] - env.object_rest_height())
 
 
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
 @pytest.mark.parametrize("obj", sorted(OBJECTS))
-def test_pressing_down_on_the_object_does_not_sink_it(obj):
-    env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
+def test_pressing_down_on_the_object_does_not_sink_it(obj, gripper):
+    env = make("vjepa_bench/FrankaGrasp-v1", object=obj, gripper=gripper)
     env.reset(seed=0)
     env.place_object(np.array([0.5, 0.0]), 0.0)
     env.set_robot(np.array([0.5, 0.0, 0.3]), finger=0.0)
@@ -106,8 +108,9 @@ def test_a_dropped_object_does_not_sink_into_the_table(obj):
     assert deepest > -2e-3, f"{obj} sank {-deepest * 1000:.1f} mm on a 10 cm drop"
 
 
-def test_full_downward_actions_stop_the_fingertips_at_the_table():
-    env = make()
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
+def test_full_downward_actions_stop_the_fingertips_at_the_table(gripper):
+    env = make(gripper=gripper)
     env.reset(seed=3)
     for _ in range(20):
         env.step(layout.ACTION_LOW)
@@ -123,10 +126,11 @@ action_streams = st.lists(
         lambda a: np.asarray(a) * np.r_[layout.ACTION_HIGH[:6], 1.0]), min_size=1, max_size=15)
 
 
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=action_streams, seed=st.integers(0, 1000))
-def test_step_contract_holds_for_any_action_stream(stream, seed):
-    env = _CONTRACT_ENV
+def test_step_contract_holds_for_any_action_stream(gripper, stream, seed):
+    env = _CONTRACT_ENVS[gripper]
     env.reset(seed=seed)
     for action in stream:
         previous = env.target_pose()
@@ -143,7 +147,7 @@ def test_step_contract_holds_for_any_action_stream(stream, seed):
         assert (Rotation.from_euler("xyz", measured[3:6]) * rotation.inv()).magnitude() < rotation_tol
 
 
-_CONTRACT_ENV = make()
+_CONTRACT_ENVS = {gripper: make(gripper=gripper) for gripper in scene.GRIPPERS}
 
 
 def test_bounded_rotation_keeps_the_cone():
@@ -156,12 +160,20 @@ def test_bounded_rotation_keeps_the_cone():
     assert (controller.bound_rotation(inside) * inside.inv()).magnitude() < 1e-9
 
 
-def test_empty_gripper_closes_fully_and_the_mug_weighs_150_g():
-    env = make()
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
+def test_empty_gripper_closes_fully_and_opens_again(gripper):
+    env = make(gripper=gripper)
     env.reset(seed=0)
+    assert env.robot_state()[6] == pytest.approx(0.0, abs=1e-3)
     for _ in range(3):
         env.step(np.array([0, 0, 0, 0, 0, 0, 1.0]))
     assert env.robot_state()[6] == pytest.approx(1.0, abs=1e-3)
+    for _ in range(3):
+        env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+    assert env.robot_state()[6] == pytest.approx(0.0, abs=2e-2)
+
+
+def test_the_mug_weighs_150_g():
     cup = make("vjepa_bench/FrankaGrasp-v1", object="cup")
     assert cup.model.body_subtreemass[cup.model.body("object").id] == pytest.approx(0.150, abs=1e-6)
 

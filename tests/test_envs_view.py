@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import vjepa_bench.envs  # noqa: F401 - registers the envs
-from vjepa_bench.envs import base, controller, pick_place, reach
+from vjepa_bench.envs import base, pick_place, reach
 from vjepa_bench.envs.camera import CameraPose
 
 SIZE = 256
@@ -41,15 +41,28 @@ def test_the_object_covers_about_30_by_30_pixels(env):
     assert np.ptp(cols) + 1 >= 28 and np.ptp(rows) + 1 >= 28, (np.ptp(cols) + 1, np.ptp(rows) + 1)
 
 
+def _opening_change(env, height: float) -> float:
+    """Fraction of the pixels that change between the closed and the open gripper, hand at ``height`` (m)."""
+    env.set_robot(np.array([0.48, 0.0, height]))
+    images = []
+    for opening in (0.0, env.gripper.open_opening):
+        env.data.qpos[env._finger_qpos] = env.gripper.joint_positions(opening)
+        mujoco.mj_forward(env.model, env.data)
+        images.append(env._render())
+    return float(changed(*images).mean())
+
+
 def test_opening_the_gripper_changes_the_image(env):
-    env.set_robot(np.array([0.48, 0.0, 0.2]))
-    env.data.qpos[env._finger_qpos] = [0.0, 0.0]
-    mujoco.mj_forward(env.model, env.data)
-    closed = env._render()
-    env.data.qpos[env._finger_qpos] = [controller.FINGER_OPEN, -controller.FINGER_OPEN]
-    mujoco.mj_forward(env.model, env.data)
-    opened = env._render()
-    assert changed(closed, opened).mean() >= 0.0045  # v0: 0.0011 (71 px)
+    assert _opening_change(env, 0.2) >= 0.0045  # v0: 0.0011 (71 px)
+
+
+@pytest.mark.parametrize("obj", ["box", "cup"])
+def test_the_robotiq_gripper_opening_changes_at_least_1_percent_of_the_image(obj):
+    env = gym.make("vjepa_bench/FrankaGrasp-v1", object=obj, image_size=SIZE, gripper="robotiq_2f85").unwrapped
+    env.reset(seed=0)
+    assert min(_opening_change(env, height) for height in (0.15, 0.2, 0.3)) >= 0.01  # measured 1.0-1.7 %
+    assert (env._render().min(-1) >= 250).mean() < 0.01
+    env.close()
 
 
 def test_no_large_area_is_blown_out(env):

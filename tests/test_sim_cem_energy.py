@@ -48,7 +48,7 @@ def test_energy_of_a_hand_built_configuration():
     goal_rotation = Rotation.from_matrix(goal.flange_rotation)
     flange = goal.flange_position + [0.04, -0.03, 0.0]  # 5 cm away
     d.qpos[u.controller.arm_qpos] = u.solve_ik(flange, Rotation.from_euler("z", 0.3) * goal_rotation, HOME_QPOS)
-    d.qpos[u.controller.finger_qpos] = [0.04, -0.04]  # fully open: closedness 0
+    d.qpos[u.gripper.qpos] = u.gripper.joint_positions(u.gripper.open_opening)  # fully open: closedness 0
     adr = u.model.jnt_qposadr[u.model.joint("object_joint").id]
     d.qpos[adr:adr + 3] = goal.object_position + [0.0, 0.03, -0.04]  # 5 cm away
     object_goal = Rotation.from_matrix(goal.object_rotation)
