@@ -121,7 +121,7 @@ class Configuration:
 
     flange_position: np.ndarray  # (3,) m
     flange_rotation: np.ndarray  # (3, 3)
-    fingers: np.ndarray  # (2,) each finger's closedness: 0 open (4 cm out), 1 at the centre line
+    fingers: np.ndarray  # (2,) each finger's closedness: 0 fully open, 1 at the centre line
     object_position: np.ndarray | None = None  # (3,) m
     object_rotation: np.ndarray | None = None  # (3, 3)
     object_symmetry: float = 2 * np.pi

@@ -63,14 +63,13 @@ def grasp_path_frames(env: Any, seed: int) -> tuple[dict[str, np.ndarray], np.nd
     rotation = env.grasp_rotation()
     grasp = env.start_object + env.grasp_offset() + [0.0, 0.0, env.grip_to_flange()]
     held = env.object_half_width()
-    rest = env.data.qpos[env._object_qpos + 2]
     frames = {
         "start": observation["image"],
         "hover_goal": _frame(env, goal_flange, rotation, None, None),
         "above": _frame(env, grasp + [0.0, 0.0, HOVER], rotation, None, None),
         "at_object": _frame(env, grasp, rotation, None, None),
         "closed": _frame(env, grasp, rotation, held, None),
-        "lifted": _frame(env, grasp + [0.0, 0.0, LIFT], rotation, held, rest + LIFT),
+        "lifted": _frame(env, grasp + [0.0, 0.0, LIFT], rotation, held, env.object_rest_height() + LIFT),
     }
     return frames, info["goal"]["images"][-1]
 
