@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 from vjepa_bench.agents.base import register_agent
 
 from vjepa_bench import layout
+from vjepa_bench.envs import pick_place
 
 CLOSE_ENOUGH = 0.012
 """A waypoint counts as reached when both the commanded and the measured flange are this close (m)."""
@@ -58,14 +59,13 @@ class ScriptedAgent:
 
     # ------------------------------------------------------------------------------------------------------
     def _pick(self, env: Any) -> np.ndarray:
-        to_flange = env.grasp_offset() + [0.0, 0.0, env.grip_to_flange()]
         if self._rotation is None:
             self._rotation = env.grasp_rotation()
-        grasp = env.start_object + to_flange
+        grasp = env.grasp_flange(env.start_object)
         phases = ["hover", "descend", "close", "lift"]
         if env.task == "pick_place":
             phases += ["carry", "lower", "open", "retreat"]
-        release = env.target_object + to_flange + [0.0, 0.0, PLACE_CLEARANCE] if env.task == "pick_place" else None
+        release = env.grasp_flange(env.target_object) + [0.0, 0.0, PLACE_CLEARANCE] if env.task == "pick_place" else None
         while True:
             phase = phases[min(self._phase, len(phases) - 1)]
             if phase == "hover":
@@ -78,11 +78,11 @@ class ScriptedAgent:
                 target, grip = (grasp, 1.0) if phase == "close" else (release, 0.0)
                 done = self._wait >= 1  # one 0.25 s step with the new gripper command
             elif phase == "lift":
-                lifted = env.goal_object if env.task == "grasp" else env.subgoal_objects[0]
-                target, grip = lifted + to_flange, 1.0
+                lifted = env.goal_object if env.task == "grasp" else env.start_object + [0.0, 0.0, pick_place.LIFT]
+                target, grip = env.grasp_flange(lifted), 1.0
                 done = self._reached(target, 0.03) and env.task == "pick_place"
             elif phase == "carry":
-                target, grip = env.subgoal_objects[1] + to_flange, 1.0
+                target, grip = env.grasp_flange(env.subgoal_objects[1]), 1.0
                 done = self._reached(target, 0.02)
             elif phase == "lower":
                 target, grip = release, 1.0

@@ -7,7 +7,8 @@ reads those. The hooks use the public task API only (as Gymnasium's ``MujocoEnv`
 arm and reset the controller, ``place_object(xy, yaw, z)``, ``hold_object(yaw, settle_steps)`` and
 ``sample_object_yaw(rng)`` for the object, and the read-outs below (``flange_position``, ``object_position``,
 ``grip_position``, ``target_pose``, ``grasp_offset``, ``grasp_rotation``, ``grip_to_flange``,
-``object_rest_height``, ``object_half_width``, ``is_grasped``).
+``object_rest_height``, ``object_half_width``, ``is_grasped``), with ``grasp_flange(object_position)`` and
+``held_goal(object_position, steps)`` for the grasp's flange position and a goal that shows the object grasped.
 
 Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
 plan depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
@@ -367,6 +368,15 @@ class FrankaEnv(gym.Env):
         if self.gripper.kind == "franka_hand":
             return np.zeros(3)
         return np.array([0.0, 0.0, self.grip_to_flange() - FRANKA_GRIP_TO_FLANGE])
+
+    def grasp_flange(self, object_position: np.ndarray) -> np.ndarray:
+        """Flange position of the grasp (fingers closed on the object) with the object's origin at ``object_position``."""
+        return object_position + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
+
+    def held_goal(self, object_position: np.ndarray, steps: int = 0) -> GoalSpec:
+        """A goal showing the object at ``object_position`` between the closed fingers, the hand turned to the grasp."""
+        return GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), self.object_half_width(),
+                        object_in_hand=True, steps=steps)
 
     def object_yaw(self, data: mujoco.MjData | None = None) -> float:
         data = self.data if data is None else data

@@ -14,6 +14,7 @@ PLACE_SUCCESS = 0.05
 SCHEDULE = (4, 10, 4)
 """Steps each sub-goal is active: grasped, near the target, placed (the paper's schedule)."""
 LIFT = 0.08
+"""How high the carried object is held: the second goal shows it this far above the coaster."""
 OBJECT_LOW = np.array([0.4, -0.2])
 OBJECT_HIGH = np.array([0.6, 0.2])
 TARGET_LOW = np.array([0.35, -0.25])
@@ -28,8 +29,11 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Description
     The object stands on the table next to a round blue coaster (a physical, visible place target). Three goal
-    images are given, each active for a fixed number of steps: 1. the object grasped and lifted 8 cm (4 steps),
-    2. the object held 8 cm above the coaster (10 steps), 3. the object on the coaster, hand open (4 steps).
+    images are given, each active for a fixed number of steps: 1. the object grasped where it stands, fingers
+    closed on it (4 steps), 2. the object held 8 cm above the coaster (10 steps), 3. the object on the coaster,
+    hand open (4 steps). The first goal shows the grasp itself, not a lift: a greedy planner that matches a lifted
+    grasp stops with the open hand at the lifted pose, above the object (the hand's position outweighs the
+    object's in any image energy), and never grasps.
 
     ## Action Space
     ``Box(-bound, bound, (7,), float32)``: flange position delta (m, bound 0.075), rotation delta (Euler xyz, rad,
@@ -40,7 +44,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
     state=Box(STATE_LOW, STATE_HIGH, (7,), float32))`` (bounds in ``vjepa_bench.envs.base``).
 
     ## Rewards
-    ``-distance`` (m) between the object and the object position of the active sub-goal, plus 1 on success.
+    ``-distance`` (m) between the object and the object position of the active sub-goal (for the first, where it
+    stands), plus 1 on success.
 
     ## Starting State
     Object upright at x [0.4, 0.6], y [-0.2, 0.2] m (yaw as in ``FrankaGrasp-v1``); coaster centre at x [0.35, 0.6],
@@ -59,7 +64,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
     ## Version History
     * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw
       (no finger drawn through the object), a 6 cm box, the mug's handle across the fingers' closing axis
-      (+-40 deg of the y axis), the mug's mass 150 g as documented.
+      (+-40 deg of the y axis), the mug's mass 150 g as documented; the first goal is the grasp where the object
+      stands (v0: grasped and lifted 8 cm).
     * v0: initial version.
     """
 
@@ -86,21 +92,16 @@ class FrankaPickPlaceEnv(FrankaEnv):
         self.start_object = self.object_position()
         self.target_object = np.array([target_xy[0], target_xy[1], self.object_rest_height() + scene.PLATE_THICKNESS])
         lift = np.array([0.0, 0.0, LIFT])
-        self.subgoal_objects = [self.start_object + lift, self.target_object + lift, self.target_object]
+        self.subgoal_objects = [self.start_object, self.target_object + lift, self.target_object]
 
     def _goal_specs(self) -> list[GoalSpec]:
-        to_flange = self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
-        held = self.object_half_width()
-        rot = self.grasp_rotation()
-        return [
-            GoalSpec(self.subgoal_objects[0] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[0]),
-            GoalSpec(self.subgoal_objects[1] + to_flange, rot, held, object_in_hand=True, steps=SCHEDULE[1]),
-            self._placed_goal(),
-        ]
+        grasped, carried, _ = self.subgoal_objects
+        return [self.held_goal(grasped, steps=SCHEDULE[0]), self.held_goal(carried, steps=SCHEDULE[1]),
+                self._placed_goal()]
 
     def _placed_goal(self) -> GoalSpec:
         """The last goal: the object resting on the coaster, the open hand 2 cm above its grasp pose."""
-        flange = self.target_object + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange() + 0.02]
+        flange = self.grasp_flange(self.target_object) + [0.0, 0.0, 0.02]
         return GoalSpec(flange, self.grasp_rotation(), object_pos=self.target_object)
 
     def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:

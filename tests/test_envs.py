@@ -73,6 +73,8 @@ def test_docstring_specs_match_code():
     assert "within 4 cm" in reach_with_object.FrankaReachWithObjectEnv.__doc__
     assert reach_with_object.SUCCESS_DISTANCE == 0.04
     assert "(4 steps)" in pick_place.FrankaPickPlaceEnv.__doc__ and pick_place.SCHEDULE == (4, 10, 4)
+    assert "stands (8 steps)" in grasp.FrankaGraspEnv.__doc__ and "10 cm (22 steps)" in grasp.FrankaGraspEnv.__doc__
+    assert grasp.SCHEDULE == (8, 22) and grasp.GOAL_LIFT == 0.1
     pose = CameraPose()
     text = camera.__doc__
     assert f"azimuth {pose.azimuth_deg:g} deg" in text and f"elevation {pose.elevation_deg:g} deg" in text
@@ -278,7 +280,7 @@ def test_vector_env(mode):
                        object="box", **kwargs)
     obs, info = vec.reset(seed=[5, 6])
     assert obs["image"].shape == (2, SMALL, SMALL, 3) and obs["state"].shape == (2, 7)
-    assert info["goal"]["images"].shape[:2] == (2, 1)
+    assert info["goal"]["images"].shape[:2] == (2, 2)  # the grasp, then the lift
     obs, reward, terminated, truncated, info = vec.step(np.zeros((2, 7), np.float32))
     assert reward.shape == (2,) and obs["image"].dtype == np.uint8
     vec.close()

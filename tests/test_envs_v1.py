@@ -199,3 +199,34 @@ def test_final_goal_pick_place_has_one_goal_and_the_final_distance():
     staged = make("vjepa_bench/FrankaPickPlace-v1", object="box")
     _, staged_info = staged.reset(seed=0)
     np.testing.assert_array_equal(staged_info["goal"]["images"][-1], info["goal"]["images"][0])
+
+
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaGrasp-v1", "vjepa_bench/FrankaPickPlace-v1"])
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_the_first_goal_is_the_grasp_where_the_object_stands(env_id, obj):
+    """The goal a greedy planner can reach first: the fingers closed on the object, which has not moved."""
+    env = make(env_id, object=obj)
+    for seed in range(4):
+        _, info = env.reset(seed=seed)
+        start = env.object_position()
+        grasped = env.goal_data(0)
+        np.testing.assert_allclose(grasped.xpos[env._object_body], start, atol=2e-3)
+        np.testing.assert_allclose(grasped.site_xpos[env._flange], env.grasp_flange(start), atol=2e-3)
+        assert env.is_grasped(grasped), seed  # both fingers on the object
+        assert info["distance"] == pytest.approx(0.0, abs=2e-3)  # the active goal's object position: where it stands
+        assert info["distance_to_final_goal"] > 0.05
+        after_grasp = env.goal_data(1)  # lifted (grasp) or carried above the coaster (pick-and-place)
+        assert after_grasp.xpos[env._object_body][2] > start[2] + 0.05
+    env.close()
+
+
+def test_grasp_distance_follows_the_active_goal():
+    env = make("vjepa_bench/FrankaGrasp-v1", object="box")
+    _, info = env.reset(seed=1)
+    assert info["goal"]["steps"] == [8, 22] and info["subgoal"] == 0
+    for _ in range(8):
+        _, _, _, _, info = env.step(np.zeros(7, np.float32))
+    assert info["subgoal"] == 1
+    lifted = np.linalg.norm(env.object_position() - env.goal_object)
+    assert info["distance"] == pytest.approx(lifted) and info["distance_to_final_goal"] == pytest.approx(lifted)
+    env.close()

@@ -39,7 +39,7 @@ def test_the_documented_weights():
 def test_energy_of_a_hand_built_configuration():
     """Set the sim to a known offset from the grasp goal and check the energy against the terms by hand."""
     env, u, _, info = make("FrankaGrasp", object="box")
-    (goal,) = goal_configurations(u, len(info["goal"]["steps"]))
+    grasped, goal = goal_configurations(u, len(info["goal"]["steps"]))  # the grasp where the box stands, the lift
     # The goal: box held at its half width (each finger 3 cm out of its 4 cm travel: closedness 1/4), lifted 10 cm.
     np.testing.assert_allclose(goal.fingers, [0.25, 0.25], atol=1e-12)
     np.testing.assert_allclose(goal.object_position, u.goal_object, atol=1e-3)  # IK accuracy

@@ -3,7 +3,9 @@
 A perfect world model predicts exactly the features of the frame an action leads to, so the energy a horizon-1
 planner can see at a configuration is the L1 distance between the encoder features of that configuration's frame
 and of the goal image (the same energy ``vjepa_ac`` minimises, docs/conventions.md#cem). This module renders the
-grasp task's key configurations, each a real frame of the env, and reports that energy for each:
+grasp task's key configurations, each a real frame of the env, and reports that energy for each, against the
+task's last goal image (the lift): it shows why a lifted goal alone is out of a greedy planner's reach, and so why
+``FrankaGrasp-v1`` shows the grasp where the object stands first:
 
 ===============  ==========================================================================================
 configuration    what the frame shows
@@ -59,9 +61,9 @@ def grasp_path_frames(env: Any, seed: int) -> tuple[dict[str, np.ndarray], np.nd
     """The frames of ``CONFIGURATIONS`` of grasp episode ``seed`` in ``env`` (a ``FrankaGrasp`` env), and the goal
     image."""
     observation, info = env.reset(seed=seed)
-    goal_flange = env._goals[0].position
+    goal_flange = env._goals[-1].position  # the lifted grasp
     rotation = env.grasp_rotation()
-    grasp = env.start_object + env.grasp_offset() + [0.0, 0.0, env.grip_to_flange()]
+    grasp = env.grasp_flange(env.start_object)
     held = env.object_half_width()
     frames = {
         "start": observation["image"],
