@@ -65,7 +65,9 @@ class ScriptedAgent:
         phases = ["hover", "descend", "close", "lift"]
         if env.task == "pick_place":
             phases += ["carry", "lower", "open", "retreat"]
-        release = env.grasp_flange(env.target_object) + [0.0, 0.0, PLACE_CLEARANCE] if env.task == "pick_place" else None
+        release = None
+        if env.task == "pick_place":
+            release = env.grasp_flange(env.target_object) + [0.0, 0.0, PLACE_CLEARANCE]
         while True:
             phase = phases[min(self._phase, len(phases) - 1)]
             if phase == "hover":

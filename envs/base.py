@@ -370,7 +370,8 @@ class FrankaEnv(gym.Env):
         return np.array([0.0, 0.0, self.grip_to_flange() - FRANKA_GRIP_TO_FLANGE])
 
     def grasp_flange(self, object_position: np.ndarray) -> np.ndarray:
-        """Flange position of the grasp (fingers closed on the object) with the object's origin at ``object_position``."""
+        """Flange position of the grasp (fingers closed on the object) with the object's origin at
+        ``object_position``."""
         return object_position + self.grasp_offset() + [0.0, 0.0, self.grip_to_flange()]
 
     def held_goal(self, object_position: np.ndarray, steps: int = 0) -> GoalSpec:

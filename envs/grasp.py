@@ -48,7 +48,8 @@ class FrankaGraspEnv(FrankaEnv):
     +-y axis. Flange uniform in x [0.35, 0.55], y [-0.15, 0.15], z [0.25, 0.4] m, hand down, gripper open.
 
     ## Episode End
-    Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps (8 + 22).
+    Terminates on success: object lifted at least 5 cm and held (both fingers in contact). Truncated after 30 steps
+    (8 + 22).
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,

@@ -118,7 +118,7 @@ class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
 
     ## Description
     The same scene, start and success check as ``FrankaPickPlace-v1``, but one goal image only: the object on the
-    coaster, hand open above it. No sub-goals tell the planner to grasp and lift first, so the task asks whether a
+    coaster, hand open above it. No sub-goals tell the planner to grasp and carry first, so the task asks whether a
     world model plans over the whole pick-and-place (the question the paper leaves open).
 
     ## Action Space
