@@ -155,6 +155,25 @@ def test_noisy_scripted_grasps_and_carries(tmp_path):
     assert summary.successes == 1
 
 
+def test_noisy_scripted_releases_what_it_holds_when_asked(tmp_path):
+    env = gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=32)
+    policy = make_policy("noisy_scripted", release_prob=1.0, segment_prob=0.0)
+    observation, info = env.reset(seed=0)
+    policy.reset(observation, info, env, np.random.default_rng(0))
+    commands = []
+    for _ in range(12):
+        closed_before = env.unwrapped.target_pose()[2] >= 0.5
+        action = policy.act(observation)
+        commands.append((closed_before, float(action[layout.GRIPPER])))
+        observation, *_ = env.step(action)
+    env.close()
+    # every step that starts with the gripper closed opens it; the scripted agent then closes it again
+    assert any(closed for closed, _ in commands)
+    assert all(grip == -1.0 for closed, grip in commands if closed)
+    assert any(grip > 0.5 for closed, grip in commands if not closed)
+    assert make_policy("mix", release_prob=0.2)._choices["noisy_scripted"].release_prob == 0.2
+
+
 def test_collect_command_reads_its_config(tmp_path, capsys):
     import dataclasses
 

@@ -78,7 +78,10 @@ class RandomPolicy:
 class NoisyScriptedPolicy:
     """The scripted agent's action plus Gaussian noise on its travelling steps; with probability ``segment_prob``
     per step, a random segment of ``segment_steps`` (low, high) steps of :class:`RandomPolicy` arm motion (gripper
-    held) replaces it. The scripted agent is closed-loop, so it resumes from wherever the segment left the arm."""
+    held) replaces it. The scripted agent is closed-loop, so it resumes from wherever the segment left the arm.
+    With probability ``release_prob`` per step while the scripted agent keeps the gripper closed, the step opens it
+    instead: the data then shows what opening does to a held object (it falls); the scripted agent closes again
+    on its next step."""
 
     position_noise: float = 0.01
     rotation_noise: float = 0.01
@@ -87,6 +90,7 @@ class NoisyScriptedPolicy:
     each waypoint exactly (its check is 1 mm on the commanded pose), so the landing steps stay clean."""
     segment_prob: float = 0.05
     segment_steps: tuple[int, int] = (2, 5)
+    release_prob: float = 0.0
     agent_kwargs: dict[str, Any] | None = None
     name: str = "noisy_scripted"
 
@@ -98,6 +102,7 @@ class NoisyScriptedPolicy:
         self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any, rng: np.random.Generator
     ) -> None:
         self._rng = rng
+        self._env = getattr(env, "unwrapped", env)
         self._agent.reset(observation, info, env)
         self._random.reset(observation, info, env, rng)
         self._segment_left = 0
@@ -116,18 +121,25 @@ class NoisyScriptedPolicy:
         noise[layout.ROTATION] = self._rng.normal(scale=self.rotation_noise, size=3)
         if np.linalg.norm(scripted[layout.POSITION]) < self.noise_min_step:
             noise[:] = 0.0  # drawn anyway, so the random stream does not depend on the gate
-        return layout.clip_action(scripted + noise)
+        action = layout.clip_action(scripted + noise)
+        # drawn only when asked for, so recipes without releases keep their random stream
+        if self.release_prob > 0 and self._env.target_pose()[2] >= 0.5 and self._rng.random() < self.release_prob:
+            action[layout.GRIPPER] = -1.0
+        return action
 
 
 @dataclass
 class MixPolicy:
-    """Per episode: :class:`NoisyScriptedPolicy` with probability ``scripted_prob``, else :class:`RandomPolicy`."""
+    """Per episode: :class:`NoisyScriptedPolicy` with probability ``scripted_prob``, else :class:`RandomPolicy`;
+    ``release_prob`` is the scripted episodes' (:class:`NoisyScriptedPolicy`)."""
 
     scripted_prob: float = 0.7
+    release_prob: float = 0.0
     name: str = "mix"
 
     def __post_init__(self) -> None:
-        self._choices = {"noisy_scripted": NoisyScriptedPolicy(), "random": RandomPolicy()}
+        self._choices = {"noisy_scripted": NoisyScriptedPolicy(release_prob=self.release_prob),
+                         "random": RandomPolicy()}
         self.current = "random"
 
     def reset(
