@@ -172,6 +172,8 @@ def test_noisy_scripted_releases_what_it_holds_when_asked(tmp_path):
     assert all(grip == -1.0 for closed, grip in commands if closed)
     assert any(grip > 0.5 for closed, grip in commands if not closed)
     assert make_policy("mix", release_prob=0.2)._choices["noisy_scripted"].release_prob == 0.2
+    with pytest.raises(ValueError, match="release_prob"):
+        make_policy("mix", release_prob=1.5)
 
 
 def test_collect_command_reads_its_config(tmp_path, capsys):

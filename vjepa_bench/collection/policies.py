@@ -95,6 +95,8 @@ class NoisyScriptedPolicy:
     name: str = "noisy_scripted"
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.release_prob <= 1.0:
+            raise ValueError(f"policy_kwargs.release_prob={self.release_prob}: a probability per step, in [0, 1]")
         self._agent = make_agent("scripted", **(self.agent_kwargs or {}))
         self._random = RandomPolicy()
 
