@@ -50,3 +50,9 @@ def test_a_pick_and_place_run_scores_the_oracles_close_holds_and_release(tmp_pat
     for kind in (close, hold, release):
         assert 0 <= kind["read"] <= kind["steps"]
         assert np.isfinite(kind["mean_margin"]) and kind["mean_margin_1cm"] != kind["mean_margin"]
+
+
+def test_the_command_names_a_bad_gripper_without_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        gr.main([write_random_world_model(tmp_path, depth=1), "--gripper", "robotiq_3f"])
+    assert exit_info.value.code == 2 and "robotiq_3f" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from vjepa_bench import layout
 from vjepa_bench.agents import make_agent
 from vjepa_bench.agents.scripted import PICK_PHASES, PLACE_PHASES
 from vjepa_bench.envs import make_env
+from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import LatentRolloutEnergy
 
 TASKS = {"grasp": "vjepa_bench/FrankaGrasp-v1", "pick_place": "vjepa_bench/FrankaPickPlace-v1"}
@@ -102,15 +103,18 @@ def gripper_reading(agent: Any, env: Any, task: str, seeds: list[int]) -> dict[s
     report: dict[str, Any] = {}
     for kind in KINDS:
         rows = np.array(steps[kind]).reshape(-1, 4)
-        mean = (lambda values, digits: round(float(values.mean()), digits)) if len(rows) else (lambda *_: None)
         report[kind] = {
             "steps": len(rows),
             "read": int((rows[:, 0] < rows[:, 1]).sum()),
-            "mean_margin": mean(rows[:, 1] - rows[:, 0], 5),
-            "mean_margin_1cm": mean(rows[:, 2] - rows[:, 0], 5),
-            "mean_closedness_change": mean(rows[:, 3], 3),
+            "mean_margin": _mean(rows[:, 1] - rows[:, 0], 5),
+            "mean_margin_1cm": _mean(rows[:, 2] - rows[:, 0], 5),
+            "mean_closedness_change": _mean(rows[:, 3], 3),
         }
     return report
+
+
+def _mean(values: np.ndarray, digits: int) -> float | None:
+    return round(float(values.mean()), digits) if len(values) else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=10, help="episodes (default 10)")
     parser.add_argument("--first-seed", type=int, default=2000, help="seed of the first episode (default 2000)")
     args = parser.parse_args(argv)
-    agent = make_agent("vjepa_ac", checkpoint=args.checkpoint, device="cpu")
-    env = make_env(TASKS[args.task], object=args.object, gripper=args.gripper)
+    try:
+        agent = make_agent("vjepa_ac", checkpoint=args.checkpoint, device="cpu")
+        env = make_env(TASKS[args.task], object=args.object, gripper=args.gripper)
+    except UsageError as err:
+        parser.error(str(err))
     report = gripper_reading(agent, env, args.task, list(range(args.first_seed, args.first_seed + args.seeds)))
     env.close()
     print(json.dumps({"checkpoint": args.checkpoint, "task": args.task, "object": args.object,
