@@ -6,7 +6,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
@@ -126,8 +126,15 @@ action_streams = st.lists(
         lambda a: np.asarray(a) * np.r_[layout.ACTION_HIGH[:6], 1.0]), min_size=1, max_size=15)
 
 
+TILT_TO_THE_TABLE = [np.zeros(7)] * 4 + [np.array(a, float) for a in (
+    [0, 0, 0, -0.25, 0, 0, 0], [0, 0, 0, 0, 0, 0.25, 0], [0, 0, -0.075, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 0], [0, -0.075, -0.075, 0, 0, 0, 0], [0.075, 0, 0, 0.25, -0.25, 0, 0])]
+"""A stream hypothesis once found off by 4.2 cm and 0.30 rad: the hand tilted and pushed down to the table floor."""
+
+
 @pytest.mark.parametrize("gripper", scene.GRIPPERS)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@example(stream=TILT_TO_THE_TABLE, seed=0)
 @given(stream=action_streams, seed=st.integers(0, 1000))
 def test_step_contract_holds_for_any_action_stream(gripper, stream, seed):
     env = _CONTRACT_ENVS[gripper]

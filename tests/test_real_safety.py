@@ -162,6 +162,7 @@ def test_no_command_outside_the_limits_ever_reaches_an_adapter(limits, commands)
 
 
 def test_ctrl_c_during_an_episode_stops_the_arm_and_refuses_further_steps():
+    handler_before = signal.getsignal(signal.SIGINT)  # SIG_IGN when the suite runs as a background job
     fake = FakeRobot()
     env = _env(fake, FakeCamera())
     env.reset(seed=0)
@@ -174,4 +175,4 @@ def test_ctrl_c_during_an_episode_stops_the_arm_and_refuses_further_steps():
         env.step(np.zeros(7, np.float32))
     assert len([c for c in fake.received if c.kind == "move"]) == moves
     env.close()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
