@@ -51,7 +51,7 @@ STEP_TOLERANCE = (0.05, 0.35)
 """Measured flange vs target after each step: position (m) and orientation (rad) within these on the action streams
 the contract test draws (typical is far tighter: p99 5 mm and 0.015 rad over random full-range streams). Streams
 that keep the hand tilted and push it to the table floor go beyond: 5.1 cm and 0.40 rad (Franka Hand), 10.7 cm and
-0.53 rad (Robotiq) at worst over 920 streams whose entries sit at the action bounds."""
+0.53 rad (Robotiq) at worst over 720 streams per hand whose entries sit at the action bounds."""
 HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
