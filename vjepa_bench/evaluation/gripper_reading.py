@@ -42,6 +42,8 @@ from vjepa_bench.planning import LatentRolloutEnergy
 TASKS = {"grasp": "vjepa_bench/FrankaGrasp-v1", "pick_place": "vjepa_bench/FrankaPickPlace-v1"}
 GOAL_STARTS = {"grasp": ("lift",), "pick_place": ("lift", "lower")}
 """The oracle phases at which the next goal image becomes the one the oracle works toward."""
+PHASES = PICK_PHASES + PLACE_PHASES
+"""The scripted oracle's phases in order (its ``step_info()["phase"]`` indexes them)."""
 KINDS = ("close", "hold", "release")
 EVENT = 0.1
 """A step whose measured closedness changes by more than this closes (or, falling, releases) the gripper."""
@@ -51,8 +53,7 @@ OFFSET = 0.01
 
 def goal_of_phase(task: str, phase: str) -> int:
     """Index of the goal image the oracle works toward in ``phase`` of ``task``."""
-    order = PICK_PHASES + PLACE_PHASES
-    return sum(order.index(phase) >= order.index(start) for start in GOAL_STARTS[task])
+    return sum(PHASES.index(phase) >= PHASES.index(start) for start in GOAL_STARTS[task])
 
 
 def step_kind(closedness: float, change: float) -> str | None:
@@ -86,7 +87,7 @@ def gripper_reading(agent: Any, env: Any, task: str, seeds: list[int]) -> dict[s
         done = False
         while not done:
             action = oracle.act(observation)
-            phase = (PICK_PHASES + PLACE_PHASES)[oracle.step_info()["phase"]]
+            phase = PHASES[oracle.step_info()["phase"]]
             following, _, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
             state, next_state = observation["state"], following["state"]
