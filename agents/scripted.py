@@ -19,9 +19,9 @@ HOVER = 0.07
 PLACE_CLEARANCE = 0.01
 """The object is released this far above its resting height."""
 PICK_PHASES = ("hover", "descend", "close", "lift")
-"""The oracle's phases on grasp; ``step_info()["phase"]`` is the index into these (then ``PLACE_PHASES``)."""
-PLACE_PHASES = ("carry", "lower", "open", "retreat")
-"""The phases pick-and-place adds after ``PICK_PHASES``."""
+"""The oracle's phases on grasp."""
+PHASES = PICK_PHASES + ("carry", "lower", "open", "retreat")
+"""Its phases on pick-and-place; ``step_info()["phase"]`` is the index into these on either task."""
 
 
 @register_agent("scripted")
@@ -66,7 +66,7 @@ class ScriptedAgent:
         if self._rotation is None:
             self._rotation = env.grasp_rotation()
         grasp = env.grasp_flange(env.start_object)
-        phases = PICK_PHASES + (PLACE_PHASES if env.task == "pick_place" else ())
+        phases = PHASES if env.task == "pick_place" else PICK_PHASES
         release = None
         if env.task == "pick_place":
             release = env.grasp_flange(env.target_object) + [0.0, 0.0, PLACE_CLEARANCE]

@@ -34,7 +34,7 @@ import torch
 import vjepa_bench.envs  # noqa: F401 - registers the envs
 from vjepa_bench import layout
 from vjepa_bench.agents import make_agent
-from vjepa_bench.agents.scripted import PICK_PHASES, PLACE_PHASES
+from vjepa_bench.agents.scripted import PHASES
 from vjepa_bench.envs import make_env
 from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import LatentRolloutEnergy
@@ -42,8 +42,6 @@ from vjepa_bench.planning import LatentRolloutEnergy
 TASKS = {"grasp": "vjepa_bench/FrankaGrasp-v1", "pick_place": "vjepa_bench/FrankaPickPlace-v1"}
 GOAL_STARTS = {"grasp": ("lift",), "pick_place": ("lift", "lower")}
 """The oracle phases at which the next goal image becomes the one the oracle works toward."""
-PHASES = PICK_PHASES + PLACE_PHASES
-"""The scripted oracle's phases in order (its ``step_info()["phase"]`` indexes them)."""
 KINDS = ("close", "hold", "release")
 EVENT = 0.1
 """A step whose measured closedness changes by more than this closes (or, falling, releases) the gripper."""
