@@ -2,15 +2,16 @@
 
 One call per 0.25 s action: the action moves a *target* flange pose (previous target + delta; position clipped to
 ``WORKSPACE_LOW/HIGH`` and to ``REACH_RADIUS`` from the shoulder, then raised so that no fingertip goes below
-``FINGERTIP_CLEARANCE`` over the table; orientation kept inside a cone around the top-down pose: tilt of the hand axis
-at most ``MAX_TILT``, turn about the vertical at most ``MAX_YAW``). Damped-least-squares IK on the MuJoCo Jacobian,
-position first (orientation errors weigh ``ROTATION_WEIGHT`` m per rad), null-space pull toward the home posture,
-turns it into joint targets; the joint position servos (gravity-compensated links, see ``assets/panda.xml``) follow a
-smooth-step interpolation from the previous joint target over the first 70 % of the step and hold for the rest (125
-physics steps of 2 ms), with velocity feed-forward (the servo aims at q_ref + (kv / kp) dq_ref). Step contract
-(tested with random action streams): the measured flange pose follows the target within ``STEP_TOLERANCE``, so next
-state = state + clipped action up to that tolerance (a tilted hand pushed to the table floor can exceed it: see
-``STEP_TOLERANCE``). The gripper target closedness (previous + delta, clipped to
+``FINGERTIP_CLEARANCE`` over the table, ``TILT_CLEARANCE`` more per rad of tilt; orientation kept inside a cone around
+the top-down pose: tilt of the hand axis at most ``MAX_TILT``, turn about the vertical at most ``MAX_YAW``).
+Damped-least-squares IK on the MuJoCo Jacobian, position first (orientation errors weigh ``ROTATION_WEIGHT`` m per
+rad), null-space pull toward the home posture, turns it into joint targets, solved from the previous ones; a tilted
+target they cannot reach gets its tilt cut back (``reachable_target``) rather than a jump to another joint branch.
+The joint position servos (gravity-compensated links, see ``assets/panda.xml``) follow a smooth-step interpolation
+from the previous joint target over the first 70 % of the step and hold for the rest (125 physics steps of 2 ms),
+with velocity feed-forward (the servo aims at q_ref + (kv / kp) dq_ref). Step contract (tested with random action
+streams, measured by ``python -m vjepa_bench.evaluation.step_contract``): the measured flange pose follows the target
+within ``STEP_TOLERANCE``, so next state = state + clipped action up to that tolerance. The gripper target closedness (previous + delta, clipped to
 [0, 1]) drives the two finger servos (force-limited to 20 N, so grasps are real friction contacts; closed = pads
 pressed together, closedness 1). The servo plan depends only on the action and the controller state, so rollouts can
 precompute it and run the physics in C.
@@ -36,6 +37,13 @@ WORKSPACE_HIGH = np.array([0.7, 0.35, 0.55])
 """Box (m, base frame) the flange target is clipped to (the fingertip floor below raises it further)."""
 FINGERTIP_CLEARANCE = 0.003
 """No fingertip of the target pose goes lower than this above the table (m): the hand stops at the table."""
+TILT_CLEARANCE = 0.04
+"""Extra fingertip clearance (m per rad of tilt beyond ``TILT_DEADBAND``) for a tilted hand: tipped fingers turning
+or moving at the table floor catch on it, and the hand stayed up to 11 cm behind its target (Robotiq)."""
+TILT_DEADBAND = 0.01
+"""Tilts (rad) up to this count as top-down: such targets keep the plain clearance and the plain IK, bit for bit."""
+IK_TOLERANCE = 2e-3
+"""A joint target whose flange misses the target position by more than this (m) counts as out of reach."""
 MAX_TILT = 0.5
 """Largest tilt (rad, ~29 deg) of the target hand axis away from pointing straight down."""
 MAX_YAW = np.pi / 3
@@ -49,9 +57,11 @@ ROTATION_WEIGHT = 0.2
 """IK weight of an orientation error (m per rad): small, so an unreachable orientation never drags the position."""
 STEP_TOLERANCE = (0.05, 0.35)
 """Measured flange vs target after each step: position (m) and orientation (rad) within these on the action streams
-the contract test draws (typical is far tighter: p99 5 mm and 0.015 rad over random full-range streams). Streams
-that keep the hand tilted and push it to the table floor go beyond: 5.1 cm and 0.40 rad (Franka Hand), 10.7 cm and
-0.53 rad (Robotiq) at worst over 720 streams per hand whose entries sit at the action bounds."""
+the contract test draws. Over 1 000 streams of 15 steps whose entries sit at the action bounds
+(``python -m vjepa_bench.evaluation.step_contract --streams 1000``): p99 3.5 mm and 0.015 rad with either hand;
+7 (Franka Hand) and 16 (Robotiq) of the 15 000 steps go beyond, at worst 5.5 cm and 11.7 cm, where the IK swings
+redundant joints (1 and 3, or 5 and 7) further in one step than the servos follow, or a Robotiq pad catches on the
+table (before tilted targets were tilted back and lifted: 28 and 76 steps, at worst 15.7 and 21.4 cm)."""
 HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
@@ -82,20 +92,37 @@ def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return out
 
 
-def bound_rotation(rotation: Rotation) -> Rotation:
-    """``rotation`` moved into the controller's cone: tilt from top-down at most ``MAX_TILT``, turn about the
-    vertical at most ``MAX_YAW`` (swing-twist split of the world-frame rotation away from ``TOP_DOWN``)."""
+def _swing_twist(rotation: Rotation) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation vectors of the tilt (swing about a horizontal axis) and the turn (twist about the vertical) that take
+    ``TOP_DOWN`` to ``rotation``: ``rotation = swing * twist * TOP_DOWN``."""
     x, y, z, w = (rotation * TOP_DOWN.inv()).as_quat()
     norm = np.hypot(z, w)
     twist = Rotation.from_quat([0.0, 0.0, z / norm, w / norm]) if norm > 1e-9 else Rotation.identity()
     swing = (rotation * TOP_DOWN.inv()) * twist.inv()
-    swing_vec, twist_vec = swing.as_rotvec(), twist.as_rotvec()
+    return swing.as_rotvec(), twist.as_rotvec()
+
+
+def bound_rotation(rotation: Rotation) -> Rotation:
+    """``rotation`` moved into the controller's cone: tilt from top-down at most ``MAX_TILT``, turn about the
+    vertical at most ``MAX_YAW`` (swing-twist split of the world-frame rotation away from ``TOP_DOWN``)."""
+    swing_vec, twist_vec = _swing_twist(rotation)
     tilt, turn = np.linalg.norm(swing_vec), abs(twist_vec[2])
     if tilt > MAX_TILT:
         swing_vec *= MAX_TILT / tilt
     if turn > MAX_YAW:
         twist_vec *= MAX_YAW / turn
     return Rotation.from_rotvec(swing_vec) * Rotation.from_rotvec(twist_vec) * TOP_DOWN
+
+
+def hand_tilt(rotation: Rotation) -> float:
+    """Angle (rad) of the hand axis away from pointing straight down."""
+    return float(np.linalg.norm(_swing_twist(rotation)[0]))
+
+
+def tilted_back(rotation: Rotation, fraction: float) -> Rotation:
+    """``rotation`` with its tilt scaled by ``fraction`` and its turn about the vertical kept."""
+    swing_vec, twist_vec = _swing_twist(rotation)
+    return Rotation.from_rotvec(fraction * swing_vec) * Rotation.from_rotvec(twist_vec) * TOP_DOWN
 
 
 class ControllerState(NamedTuple):
@@ -165,23 +192,47 @@ class ArmController:
         """Controller state after ``action`` and the (SUBSTEPS, nu) servo targets that execute it."""
         pos, rot, grip, q_prev = ctrl_state
         rot = bound_rotation(Rotation.from_euler("xyz", action[layout.ROTATION]) * rot)
-        pos = self.bounded_position(pos + action[layout.POSITION], rot)
+        pos, rot, q_new = self.reachable_target(pos + action[layout.POSITION], rot, q_prev)
         grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
-        q_new = self.solve_ik(pos, rot, q_prev)
         ctrl = np.empty((SUBSTEPS, self.model.nu))
         ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
             self._servo_lead * (q_new - q_prev))
         ctrl[:, self.gripper.ctrl] = self.gripper.servo_targets(grip)
         return ControllerState(pos, rot, grip, q_new), ctrl
 
+    def reachable_target(
+        self, position: np.ndarray, rotation: Rotation, q_prev: np.ndarray
+    ) -> tuple[np.ndarray, Rotation, np.ndarray]:
+        """The target pose for a requested flange ``position`` (bounded) and ``rotation`` (inside the cone), and its
+        joint target, solved from the previous one. Position first: when the IK misses by more than
+        ``IK_TOLERANCE`` and the hand is tilted, the tilt is cut in quarters (the turn kept) until the pose is in
+        reach. A pose still out of reach restarts the IK from the home posture (``solve_ik``), which may jump to
+        another joint branch that the servos need more than one step to reach."""
+        target = self.bounded_position(position, rotation)
+        q, error = self._dls_ik(target, rotation, q_prev)
+        if error > IK_TOLERANCE and hand_tilt(rotation) > TILT_DEADBAND:
+            for fraction in (0.75, 0.5, 0.25, 0.0):
+                lower = tilted_back(rotation, fraction)
+                lower_target = self.bounded_position(position, lower)
+                q_lower, error_lower = self._dls_ik(lower_target, lower, q_prev)
+                if error_lower <= IK_TOLERANCE:
+                    return lower_target, lower, q_lower
+        if error > IK_TOLERANCE:
+            q_home, error_home = self._dls_ik(target, rotation, HOME_QPOS)
+            if error_home < error:
+                q = q_home
+        return target, rotation, q
+
     def bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:
-        """``position`` clipped to the workspace box, then raised until every fingertip clears the table."""
+        """``position`` clipped to the workspace box, then raised until every fingertip clears the table (by
+        ``TILT_CLEARANCE`` more per rad of tilt)."""
         position = np.clip(position, WORKSPACE_LOW, WORKSPACE_HIGH)
         reach = np.linalg.norm(position - SHOULDER)
         if reach > REACH_RADIUS:
             position = SHOULDER + (position - SHOULDER) * (REACH_RADIUS / reach)
         lowest = float(rotation.apply(self._fingertips)[:, 2].min())
-        position[2] = max(position[2], scene.TABLE_TOP + FINGERTIP_CLEARANCE - lowest)
+        clearance = FINGERTIP_CLEARANCE + TILT_CLEARANCE * max(0.0, hand_tilt(rotation) - TILT_DEADBAND)
+        position[2] = max(position[2], scene.TABLE_TOP + clearance - lowest)
         return position
 
     def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
@@ -189,7 +240,7 @@ class ArmController:
         home posture too when that start ends more than 2 mm off (a long action stream can wander into a joint
         configuration from which the target is out of reach)."""
         q, error = self._dls_ik(position, rotation, q_init)
-        if error > 2e-3:
+        if error > IK_TOLERANCE:
             q_home, error_home = self._dls_ik(position, rotation, HOME_QPOS)
             if error_home < error:
                 q = q_home

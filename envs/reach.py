@@ -74,11 +74,13 @@ class FrankaReachEnv(FrankaEnv):
     * v1: fingers close along the base x axis (across the default view) and are drawn dark with their pads,
       off-white links under toned lights (no saturated areas), a closer default camera (0.85 m, elevation 25 deg);
       bounded target orientation (cone: tilt <= 29 deg, turn <= 60 deg) and position-first IK (the step contract
-      holds within ``controller.STEP_TOLERANCE`` on random action streams; a tilted hand pushed to the table floor
-      can exceed it); fingertips stop 3 mm above the table; the closed gripper closes fully
+      holds within ``controller.STEP_TOLERANCE`` on random action streams; rare extreme streams exceed it);
+      fingertips stop 3 mm above the table; the closed gripper closes fully
       (closedness 1); goals and starts inside the view (ranges above); renderer teardown safe with many envs;
       non-finite camera values and ``step()`` before ``reset()`` are clear errors. Later in v1, the ``gripper``
-      argument (the Robotiq 2F-85 as an option; the default Franka Hand env is unchanged, bit for bit).
+      argument (the Robotiq 2F-85 as an option; the default Franka Hand env is unchanged, bit for bit);
+      then a tilted target out of reach gets its tilt cut back instead of an IK jump to another joint branch, and
+      a tilted hand keeps 4 cm more fingertip clearance per rad of tilt (top-down targets unchanged, bit for bit).
     * v0: initial version.
     """
 
