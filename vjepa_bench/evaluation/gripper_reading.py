@@ -115,7 +115,7 @@ def gripper_reading(agent: Any, env: Any, task: str, seeds: list[int], rendered:
         while not done:
             action = oracle.act(observation)
             goal = goals[goal_of_phase(task, PHASES[oracle.step_info()["phase"]])]
-            before = env.unwrapped.get_sim_state()
+            before = env.unwrapped.get_sim_state() if rendered else None
             following, _, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
             state, next_state = observation["state"], following["state"]
