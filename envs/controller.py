@@ -11,10 +11,10 @@ The joint position servos (gravity-compensated links, see ``assets/panda.xml``) 
 from the previous joint target over the first 70 % of the step and hold for the rest (125 physics steps of 2 ms),
 with velocity feed-forward (the servo aims at q_ref + (kv / kp) dq_ref). Step contract (tested with random action
 streams, measured by ``python -m vjepa_bench.evaluation.step_contract``): the measured flange pose follows the target
-within ``STEP_TOLERANCE``, so next state = state + clipped action up to that tolerance. The gripper target closedness (previous + delta, clipped to
-[0, 1]) drives the two finger servos (force-limited to 20 N, so grasps are real friction contacts; closed = pads
-pressed together, closedness 1). The servo plan depends only on the action and the controller state, so rollouts can
-precompute it and run the physics in C.
+within ``STEP_TOLERANCE``, so next state = state + clipped action up to that tolerance. The gripper target closedness
+(previous + delta, clipped to [0, 1]) drives the two finger servos (force-limited to 20 N, so grasps are real
+friction contacts; closed = pads pressed together, closedness 1). The servo plan depends only on the action and the
+controller state, so rollouts can precompute it and run the physics in C.
 """
 
 from __future__ import annotations
@@ -119,6 +119,15 @@ def hand_tilt(rotation: Rotation) -> float:
     return float(np.linalg.norm(_swing_twist(rotation)[0]))
 
 
+def _tilt_clearance(rotation: Rotation) -> float:
+    """Extra fingertip clearance (m) of a tilted hand: ``TILT_CLEARANCE`` per rad of tilt beyond ``TILT_DEADBAND``.
+    A hand whose axis is within half the deadband of straight down (``-R[2, 2]`` is the cosine of the tilt, 1 us
+    against 130 us for ``hand_tilt``: this runs on every planned step) gets none."""
+    if np.arccos(np.clip(-rotation.as_matrix()[2, 2], -1.0, 1.0)) <= TILT_DEADBAND / 2:
+        return 0.0
+    return TILT_CLEARANCE * max(0.0, hand_tilt(rotation) - TILT_DEADBAND)
+
+
 def tilted_back(rotation: Rotation, fraction: float) -> Rotation:
     """``rotation`` with its tilt scaled by ``fraction`` and its turn about the vertical kept."""
     swing_vec, twist_vec = _swing_twist(rotation)
@@ -217,11 +226,7 @@ class ArmController:
                 q_lower, error_lower = self._dls_ik(lower_target, lower, q_prev)
                 if error_lower <= IK_TOLERANCE:
                     return lower_target, lower, q_lower
-        if error > IK_TOLERANCE:
-            q_home, error_home = self._dls_ik(target, rotation, HOME_QPOS)
-            if error_home < error:
-                q = q_home
-        return target, rotation, q
+        return target, rotation, self._restart_from_home(target, rotation, q, error)
 
     def bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:
         """``position`` clipped to the workspace box, then raised until every fingertip clears the table (by
@@ -231,8 +236,7 @@ class ArmController:
         if reach > REACH_RADIUS:
             position = SHOULDER + (position - SHOULDER) * (REACH_RADIUS / reach)
         lowest = float(rotation.apply(self._fingertips)[:, 2].min())
-        clearance = FINGERTIP_CLEARANCE + TILT_CLEARANCE * max(0.0, hand_tilt(rotation) - TILT_DEADBAND)
-        position[2] = max(position[2], scene.TABLE_TOP + clearance - lowest)
+        position[2] = max(position[2], scene.TABLE_TOP + FINGERTIP_CLEARANCE + _tilt_clearance(rotation) - lowest)
         return position
 
     def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
@@ -240,10 +244,15 @@ class ArmController:
         home posture too when that start ends more than 2 mm off (a long action stream can wander into a joint
         configuration from which the target is out of reach)."""
         q, error = self._dls_ik(position, rotation, q_init)
+        return self._restart_from_home(position, rotation, q, error)
+
+    def _restart_from_home(self, position: np.ndarray, rotation: Rotation, q: np.ndarray, error: float) -> np.ndarray:
+        """``q`` (its flange ``error`` m from ``position``), or if that is beyond ``IK_TOLERANCE`` the IK from the
+        home posture when it comes closer."""
         if error > IK_TOLERANCE:
             q_home, error_home = self._dls_ik(position, rotation, HOME_QPOS)
             if error_home < error:
-                q = q_home
+                return q_home
         return q
 
     def _dls_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> tuple[np.ndarray, float]:

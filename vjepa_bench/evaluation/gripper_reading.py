@@ -68,35 +68,38 @@ def step_kind(closedness: float, change: float) -> str:
     return "hold" if closedness > EVENT else "open"
 
 
+def _with_other_gripper(action: np.ndarray, other_gripper: float) -> np.ndarray:
+    """``(3, 7)``: ``action``, the same with gripper entry ``other_gripper`` and the same moved ``OFFSET`` along x."""
+    other, moved = action.copy(), action.copy()
+    other[layout.GRIPPER] = other_gripper
+    moved[0] += OFFSET
+    return np.stack([action, other, moved])
+
+
 def scored_actions(state: np.ndarray, next_state: np.ndarray, kind: str) -> np.ndarray:
     """``(3, 7)``: the step's true action, the same with the other gripper change (none after an event, an opening
     while holding, a full close while open) and the same moved ``OFFSET`` along x."""
-    true = layout.action_between(state, next_state)
-    other, moved = true.copy(), true.copy()
-    other[layout.GRIPPER] = {"hold": -state[layout.GRIPPER], "open": 1.0 - state[layout.GRIPPER]}.get(kind, 0.0)
-    moved[0] += OFFSET
-    return np.stack([true, other, moved])
+    closedness = state[layout.GRIPPER][0]
+    other = {"hold": -closedness, "open": 1.0 - closedness}.get(kind, 0.0)
+    return _with_other_gripper(layout.action_between(state, next_state), other)
 
 
 def rendered_options(action: np.ndarray, kind: str) -> np.ndarray:
     """``(3, 7)`` env actions for ``rendered`` scoring: the oracle's ``action``, the same with the other gripper
     command (none after an event, opening while holding, closing while open) and the same moved ``OFFSET`` along x."""
-    other, moved = action.copy(), action.copy()
-    other[layout.GRIPPER] = {"hold": -1.0, "open": 1.0}.get(kind, 0.0)
-    moved[0] += OFFSET
-    return np.stack([action, other, moved])
+    return _with_other_gripper(action, {"hold": -1.0, "open": 1.0}.get(kind, 0.0))
 
 
-def rendered_energies(agent: Any, env: Any, actions: np.ndarray, goal: torch.Tensor) -> list[float]:
-    """Energies toward ``goal`` of the frames the simulator renders after each of ``actions`` from the env's
-    current state (restored after each): what a perfect world model would predict."""
-    unwrapped = env.unwrapped
-    saved = unwrapped.get_sim_state()
+def rendered_energies(
+    agent: Any, env: Any, start: dict[str, Any], actions: np.ndarray, goal: torch.Tensor
+) -> list[float]:
+    """Energies toward ``goal`` of the frames the simulator renders after each of ``actions`` from the snapshot
+    ``start`` (``get_sim_state``): what a perfect world model would predict. Leaves the env after the last one."""
     frames = []
     for action in actions:
-        observation, *_ = unwrapped.step(action)
+        env.unwrapped.set_sim_state(start)
+        observation, *_ = env.unwrapped.step(action)
         frames.append(observation["image"])
-        unwrapped.set_sim_state(saved)
     features = agent.encode(np.stack(frames))  # (3, P, D)
     return (features - goal).abs().mean(dim=(1, 2)).tolist()
 
@@ -123,8 +126,7 @@ def gripper_reading(agent: Any, env: Any, task: str, seeds: list[int], rendered:
             kind = step_kind(float(state[layout.GRIPPER][0]), change)
             if rendered:
                 after = env.unwrapped.get_sim_state()
-                env.unwrapped.set_sim_state(before)
-                energies = rendered_energies(agent, env, rendered_options(action, kind), goal)
+                energies = rendered_energies(agent, env, before, rendered_options(action, kind), goal)
                 env.unwrapped.set_sim_state(after)
             else:
                 features = agent.encode(observation["image"][None])[0]  # (P, D)
