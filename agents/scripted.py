@@ -86,7 +86,7 @@ class ScriptedAgent:
                 target, grip = env.grasp_flange(lifted), 1.0
                 done = self._reached(target, 0.03) and env.task == "pick_place"
             elif phase == "carry":
-                target, grip = env.grasp_flange(env.subgoal_objects[1]), 1.0
+                target, grip = env.grasp_flange(env.subgoal_objects[-2]), 1.0
                 done = self._reached(target, 0.02)
             elif phase == "lower":
                 target, grip = release, 1.0

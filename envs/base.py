@@ -74,6 +74,9 @@ class FrankaEnv(gym.Env):
     max_episode_steps = 50
     uses_object = False
     task = "base"
+    pregrasp_schedule: tuple[int, ...] | None = None
+    """Steps of each goal with ``pregrasp_goal=True`` (the open hand at the grasp pose comes first); None: the task
+    shows no grasp, and the option is refused."""
     workspace = (WORKSPACE_LOW, WORKSPACE_HIGH)
     """Task family name: reach, grasp, pick_place or reach_with_object."""
 
@@ -86,9 +89,12 @@ class FrankaEnv(gym.Env):
         render_mode: str | None = None,
         shadows: bool = True,
         gripper: str = "franka_hand",
+        pregrasp_goal: bool = False,
     ):
         if not self.uses_object and object is not None:
             raise TypeError(f"{type(self).__name__} has no object; do not pass object={object!r}")
+        if pregrasp_goal and self.pregrasp_schedule is None:
+            raise TypeError(f"{type(self).__name__} has no grasp goal; do not pass pregrasp_goal=True")
         object = ("box" if object is None else object) if self.uses_object else None
         if self.uses_object and object not in OBJECTS:
             raise ValueError(f"object must be one of {sorted(OBJECTS)}, got {object!r}")
@@ -97,6 +103,7 @@ class FrankaEnv(gym.Env):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.object_kind = object
+        self.pregrasp_goal = bool(pregrasp_goal)
         self.object_spec: ObjectSpec | None = OBJECTS[object] if object is not None else None
         self.image_size = int(image_size)
         self.camera = CameraPose.from_any(camera)
@@ -378,6 +385,13 @@ class FrankaEnv(gym.Env):
         """A goal showing the object at ``object_position`` between the closed fingers, the hand turned to the grasp."""
         return GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), self.object_half_width(),
                         object_in_hand=True, steps=steps)
+
+    def pregrasp_goals(self, object_position: np.ndarray) -> list[GoalSpec]:
+        """With ``pregrasp_goal``, one goal showing the open hand around the object at ``object_position``, at the
+        flange pose of its grasp, active for the first step budget of ``pregrasp_schedule``; else none."""
+        if not self.pregrasp_goal:
+            return []
+        return [GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), steps=self.pregrasp_schedule[0])]
 
     def object_yaw(self, data: mujoco.MjData | None = None) -> float:
         data = self.data if data is None else data

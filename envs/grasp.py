@@ -13,6 +13,8 @@ LIFT_SUCCESS = 0.05
 GOAL_LIFT = 0.1
 SCHEDULE = (8, 22)
 """Steps each goal is active: the grasp where the object stands, then the lift."""
+PREGRASP_SCHEDULE = (6, 3, 21)
+"""The same with ``pregrasp_goal=True``: the open hand at the grasp pose, the grasp, the lift."""
 OBJECT_LOW = np.array([0.4, -0.15])
 OBJECT_HIGH = np.array([0.6, 0.15])
 
@@ -53,8 +55,12 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
-    See ``FrankaReach-v1`` for the other arguments.
+    render_mode=None, shadows=True, gripper="franka_hand", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
+    "cup" (mug with a handle). ``pregrasp_goal=True`` puts a third goal image first: the open hand around the object
+    at the grasp pose (6 steps), then the grasp (3) and the lift (21). Under the frozen encoder an empty closed hand
+    above the object looks closer to the grasp goal than the open one, so a greedy planner closes early; the open
+    hand shown first keeps it open until it is there (``assets/checkpoints/README.md``). See ``FrankaReach-v1`` for
+    the other arguments.
 
     ## Version History
     * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw
@@ -67,6 +73,7 @@ class FrankaGraspEnv(FrankaEnv):
     task = "grasp"
     max_episode_steps = sum(SCHEDULE)
     uses_object = True
+    pregrasp_schedule = PREGRASP_SCHEDULE
 
     def _initialize_episode(self, rng: np.random.Generator) -> None:
         self.start_robot(rng)
@@ -74,10 +81,12 @@ class FrankaGraspEnv(FrankaEnv):
         mujoco.mj_kinematics(self.model, self.data)
         self.start_object = self.object_position()
         self.goal_object = self.start_object + [0.0, 0.0, GOAL_LIFT]
-        self.subgoal_objects = [self.start_object, self.goal_object]
+        self.subgoal_objects = [self.start_object] * self.pregrasp_goal + [self.start_object, self.goal_object]
 
     def _goal_specs(self) -> list[GoalSpec]:
-        return [self.held_goal(self.start_object, steps=SCHEDULE[0]), self.held_goal(self.goal_object)]
+        grasp_steps = PREGRASP_SCHEDULE[1] if self.pregrasp_goal else SCHEDULE[0]
+        return self.pregrasp_goals(self.start_object) + [self.held_goal(self.start_object, steps=grasp_steps),
+                                                         self.held_goal(self.goal_object)]
 
     def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         position = self.object_position(data)

@@ -13,6 +13,8 @@ PLACE_SUCCESS = 0.05
 """Pick-and-place succeeds when the object is within 5 cm of its target position and released."""
 SCHEDULE = (4, 10, 4)
 """Steps each sub-goal is active: grasped, near the target, placed (the paper's schedule)."""
+PREGRASP_SCHEDULE = (2, 2, 10, 4)
+"""The same with ``pregrasp_goal=True``: the open hand at the grasp pose, grasped, near the target, placed."""
 LIFT = 0.08
 """How high the carried object is held: the second goal shows it this far above the coaster."""
 OBJECT_LOW = np.array([0.4, -0.2])
@@ -58,8 +60,10 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with a handle).
-    See ``FrankaReach-v1`` for the other arguments.
+    render_mode=None, shadows=True, gripper="franka_hand", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
+    "cup" (mug with a handle). ``pregrasp_goal=True`` puts the open hand around the object at the grasp pose first
+    (2 steps), then grasped (2), near the target (10) and placed (4); see ``FrankaGrasp-v1``. See ``FrankaReach-v1``
+    for the other arguments.
 
     ## Version History
     * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw
@@ -72,6 +76,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
     task = "pick_place"
     max_episode_steps = sum(SCHEDULE)
     uses_object = True
+    pregrasp_schedule = PREGRASP_SCHEDULE
 
     def _add_objects(self, spec: mujoco.MjSpec) -> None:
         super()._add_objects(spec)
@@ -92,12 +97,15 @@ class FrankaPickPlaceEnv(FrankaEnv):
         self.start_object = self.object_position()
         self.target_object = np.array([target_xy[0], target_xy[1], self.object_rest_height() + scene.PLATE_THICKNESS])
         lift = np.array([0.0, 0.0, LIFT])
-        self.subgoal_objects = [self.start_object, self.target_object + lift, self.target_object]
+        self.subgoal_objects = [self.start_object] * self.pregrasp_goal + [self.start_object,
+                                                                           self.target_object + lift,
+                                                                           self.target_object]
 
     def _goal_specs(self) -> list[GoalSpec]:
-        grasped, carried, _ = self.subgoal_objects
-        return [self.held_goal(grasped, steps=SCHEDULE[0]), self.held_goal(carried, steps=SCHEDULE[1]),
-                self._placed_goal()]
+        grasped, carried, _ = self.subgoal_objects[-3:]
+        grasp_steps = PREGRASP_SCHEDULE[1] if self.pregrasp_goal else SCHEDULE[0]
+        return self.pregrasp_goals(grasped) + [self.held_goal(grasped, steps=grasp_steps),
+                                               self.held_goal(carried, steps=SCHEDULE[1]), self._placed_goal()]
 
     def _placed_goal(self) -> GoalSpec:
         """The last goal: the object resting on the coaster, the open hand 2 cm above its grasp pose."""
@@ -148,6 +156,7 @@ class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
     """
 
     max_episode_steps = 30
+    pregrasp_schedule = None
 
     def _goal_specs(self) -> list[GoalSpec]:
         return [self._placed_goal()]

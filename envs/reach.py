@@ -80,7 +80,9 @@ class FrankaReachEnv(FrankaEnv):
       non-finite camera values and ``step()`` before ``reset()`` are clear errors. Later in v1, the ``gripper``
       argument (the Robotiq 2F-85 as an option; the default Franka Hand env is unchanged, bit for bit);
       then a tilted target out of reach gets its tilt cut back instead of an IK jump to another joint branch, and
-      a tilted hand keeps 4 cm more fingertip clearance per rad of tilt (top-down targets unchanged, bit for bit).
+      a tilted hand keeps 4 cm more fingertip clearance per rad of tilt (top-down targets unchanged, bit for bit);
+      then the floor and the walls collide, so an object knocked off the table comes to rest (episodes where it
+      stays on the table unchanged, bit for bit); then ``pregrasp_goal`` as an option of the grasping tasks.
     * v0: initial version.
     """
 

@@ -80,14 +80,15 @@ def build_base_spec(max_image_size: int, gripper: str = "franka_hand") -> mujoco
     world.add_light(name="sun", pos=[0.4, 0.3, 2.5], dir=[-0.1, -0.1, -1.0],
                     type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, castshadow=1,
                     diffuse=[0.5, 0.5, 0.5], specular=[0.1, 0.1, 0.1], ambient=[0.1, 0.1, 0.1])
+    # The floor and the walls collide, so that an object knocked off the table comes to rest in the room.
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.76],
-                   material="floor", contype=0, conaffinity=0)
+                   material="floor", **HARD_CONTACT)
     for name, pos, size in (("wall_back", [2.2, 0, 0.5], [0.02, 3.0, 1.3]),
                             ("wall_left", [0.4, 2.0, 0.5], [3.0, 0.02, 1.3]),
                             ("wall_right", [0.4, -2.0, 0.5], [3.0, 0.02, 1.3]),
                             ("wall_rear", [-1.6, 0, 0.5], [0.02, 3.0, 1.3])):
-        world.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, pos=pos, size=size, material="wall", contype=0,
-                       conaffinity=0)
+        world.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, pos=pos, size=size, material="wall",
+                       **HARD_CONTACT)
     table = world.add_body(name="table", pos=[0.35, 0.0, TABLE_TOP - 0.02])
     table.add_geom(name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.65, 0.7, 0.02], material="table",
                    friction=[1.0, 0.005, 0.0001], **HARD_CONTACT)

@@ -109,6 +109,19 @@ def test_a_dropped_object_does_not_sink_into_the_table(obj):
     assert deepest > -2e-3, f"{obj} sank {-deepest * 1000:.1f} mm on a 10 cm drop"
 
 
+@pytest.mark.parametrize("obj", sorted(OBJECTS))
+def test_an_object_off_the_table_comes_to_rest_on_the_floor(obj):
+    env = make("vjepa_bench/FrankaGrasp-v1", object=obj)
+    env.reset(seed=0)
+    env.place_object(np.array([1.2, 0.3]), 0.3, z=env.object_rest_height() + 0.05)  # beyond the table's far edge
+    env.data.qvel[:] = 0
+    for _ in range(1500):  # 3 s
+        mujoco.mj_step(env.model, env.data)
+    floor = env.model.geom("floor").pos[2]
+    assert env.object_position()[2] - env.object_rest_height() == pytest.approx(floor, abs=2e-3)
+    assert np.abs(env.data.qvel).max() < 1e-2
+
+
 @pytest.mark.parametrize("gripper", scene.GRIPPERS)
 def test_full_downward_actions_stop_the_fingertips_at_the_table(gripper):
     env = make(gripper=gripper)
@@ -280,3 +293,43 @@ def test_grasp_distance_follows_the_active_goal():
     lifted = np.linalg.norm(env.object_position() - env.goal_object)
     assert info["distance"] == pytest.approx(lifted) and info["distance_to_final_goal"] == pytest.approx(lifted)
     env.close()
+
+
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaGrasp-v1", "vjepa_bench/FrankaPickPlace-v1"])
+def test_the_pregrasp_goal_shows_the_open_hand_at_the_grasp_pose(env_id, gripper):
+    env = make(env_id, object="cup", gripper=gripper, pregrasp_goal=True)
+    plain = make(env_id, object="cup", gripper=gripper)
+    for seed in range(4):
+        _, info = env.reset(seed=seed)
+        _, plain_info = plain.reset(seed=seed)
+        assert info["goal"]["steps"] == list(env.pregrasp_schedule)
+        assert sum(info["goal"]["steps"]) == sum(plain_info["goal"]["steps"])
+        pregrasp, grasp = env.goal_data(0), env.goal_data(1)
+        np.testing.assert_allclose(pregrasp.site_xpos[env._flange], grasp.site_xpos[env._flange], atol=1e-6)
+        assert info["goal"]["states"][0, 6] == 0.0 and info["goal"]["states"][1, 6] > 0.1  # open, then closed
+        assert not env.is_grasped(pregrasp) and _finger_object_penetration(env, pregrasp) <= 1e-3
+        np.testing.assert_array_equal(info["goal"]["images"][1:], plain_info["goal"]["images"])
+        assert info["distance"] == pytest.approx(0.0, abs=2e-3)  # the object's goal position: where it stands
+    env.close()
+    plain.close()
+
+
+def test_the_pregrasp_goal_shifts_the_task_goals_by_one():
+    env = make("vjepa_bench/FrankaGrasp-v1", object="box", pregrasp_goal=True)
+    env.reset(seed=1)
+    subgoals = []
+    for _ in range(10):
+        _, _, _, _, info = env.step(np.zeros(7, np.float32))
+        subgoals.append(info["subgoal"])
+    assert subgoals == [0] * 5 + [1] * 3 + [2] * 2
+    lifted = np.linalg.norm(env.object_position() - env.goal_object)
+    assert info["distance"] == pytest.approx(lifted)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["vjepa_bench/FrankaReach-v1", "vjepa_bench/FrankaReachWithObject-v1",
+                                    "vjepa_bench/FrankaPickPlaceFinal-v1"])
+def test_tasks_without_a_grasp_goal_refuse_the_pregrasp_goal(env_id):
+    with pytest.raises(TypeError, match="pregrasp_goal"):
+        gym.make(env_id, pregrasp_goal=True)
