@@ -57,10 +57,9 @@ class FrankaGraspEnv(FrankaEnv):
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
     render_mode=None, shadows=True, gripper="franka_hand", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
     "cup" (mug with a handle). ``pregrasp_goal=True`` puts a third goal image first: the open hand around the object
-    at the grasp pose (6 steps), then the grasp (3) and the lift (21). Under the frozen encoder an empty closed hand
-    above the object looks closer to the grasp goal than the open one, so a greedy planner closes early; the open
-    hand shown first keeps it open until it is there (``assets/checkpoints/README.md``). See ``FrankaReach-v1`` for
-    the other arguments.
+    at the grasp pose (6 steps), then the grasp (3) and the lift (21): an experiment on greedy planners that close
+    the empty hand early (it did not change the Robotiq world model's success over 50 episodes,
+    ``assets/checkpoints/README.md``). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History
     * v1: everything in ``FrankaReach-v1``'s v1 entry, and: the goal grasp turns the hand to the object's yaw

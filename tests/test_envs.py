@@ -64,7 +64,10 @@ def test_docstring_specs_match_code():
                 continue
             assert repr(signature[name].default).replace("'", '"') == text, (cls.__name__, name)
         assert ("object" in documented) == cls.uses_object
-        assert set(documented) | {"self"} >= set(signature) - ({"object"} if not cls.uses_object else set()), cls
+        assert ("pregrasp_goal" in documented) == (cls.pregrasp_schedule is not None), cls
+        optional = ({"object"} if not cls.uses_object else set()) | (
+            {"pregrasp_goal"} if cls.pregrasp_schedule is None else set())
+        assert set(documented) | {"self"} >= set(signature) - optional, cls
     assert "| 0.075" in reach.FrankaReachEnv.__doc__ and layout.MAX_POSITION_DELTA == 0.075
     assert "| 0.25" in reach.FrankaReachEnv.__doc__ and layout.MAX_ROTATION_DELTA == 0.25
     assert "within 4 cm" in reach.FrankaReachEnv.__doc__ and reach.SUCCESS_DISTANCE == 0.04
@@ -75,6 +78,9 @@ def test_docstring_specs_match_code():
     assert "(4 steps)" in pick_place.FrankaPickPlaceEnv.__doc__ and pick_place.SCHEDULE == (4, 10, 4)
     assert "stands (8 steps)" in grasp.FrankaGraspEnv.__doc__ and "10 cm (22 steps)" in grasp.FrankaGraspEnv.__doc__
     assert grasp.SCHEDULE == (8, 22) and grasp.GOAL_LIFT == 0.1
+    assert "(6 steps), then the grasp (3) and the lift (21)" in grasp.FrankaGraspEnv.__doc__
+    assert grasp.PREGRASP_SCHEDULE == (6, 3, 21) and pick_place.PREGRASP_SCHEDULE == (2, 2, 10, 4)
+    assert "first\n    (2 steps), then grasped (2), near the target (10) and placed (4)" in pick_place.FrankaPickPlaceEnv.__doc__
     pose = CameraPose()
     text = camera.__doc__
     assert f"azimuth {pose.azimuth_deg:g} deg" in text and f"elevation {pose.elevation_deg:g} deg" in text
