@@ -74,11 +74,11 @@ class FrankaEnv(gym.Env):
     max_episode_steps = 50
     uses_object = False
     task = "base"
+    """Task family name: reach, grasp, pick_place or reach_with_object."""
     pregrasp_schedule: tuple[int, ...] | None = None
     """Steps of each goal with ``pregrasp_goal=True`` (the open hand at the grasp pose comes first); None: the task
     shows no grasp, and the option is refused."""
     workspace = (WORKSPACE_LOW, WORKSPACE_HIGH)
-    """Task family name: reach, grasp, pick_place or reach_with_object."""
 
     def __init__(
         self,
