@@ -8,7 +8,8 @@ arm and reset the controller, ``place_object(xy, yaw, z)``, ``hold_object(yaw, s
 ``sample_object_yaw(rng)`` for the object, and the read-outs below (``flange_position``, ``object_position``,
 ``grip_position``, ``target_pose``, ``grasp_offset``, ``grasp_rotation``, ``grip_to_flange``,
 ``object_rest_height``, ``object_half_width``, ``is_grasped``), with ``grasp_flange(object_position)`` and
-``held_goal(object_position, steps)`` for the grasp's flange position and a goal that shows the object grasped.
+``held_goal(object_position, steps)`` for the grasp's flange position and a goal that shows the object grasped
+(``grasp_goals`` adds the open-hand pre-grasp goal before it when the env was made with ``pregrasp_goal``).
 
 Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
 plan depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
@@ -386,12 +387,15 @@ class FrankaEnv(gym.Env):
         return GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), self.object_half_width(),
                         object_in_hand=True, steps=steps)
 
-    def pregrasp_goals(self, object_position: np.ndarray) -> list[GoalSpec]:
-        """With ``pregrasp_goal``, one goal showing the open hand around the object at ``object_position``, at the
-        flange pose of its grasp, active for the first step budget of ``pregrasp_schedule``; else none."""
+    def grasp_goals(self, object_position: np.ndarray, steps: int) -> list[GoalSpec]:
+        """The grasp of the object at ``object_position`` active ``steps`` steps (``held_goal``); with
+        ``pregrasp_goal``, first the open hand around it at the same flange pose, the two active for the first two
+        step budgets of ``pregrasp_schedule`` instead."""
         if not self.pregrasp_goal:
-            return []
-        return [GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), steps=self.pregrasp_schedule[0])]
+            return [self.held_goal(object_position, steps=steps)]
+        pregrasp_steps, grasp_steps = self.pregrasp_schedule[:2]
+        return [GoalSpec(self.grasp_flange(object_position), self.grasp_rotation(), steps=pregrasp_steps),
+                self.held_goal(object_position, steps=grasp_steps)]
 
     def object_yaw(self, data: mujoco.MjData | None = None) -> float:
         data = self.data if data is None else data

@@ -83,9 +83,7 @@ class FrankaGraspEnv(FrankaEnv):
         self.subgoal_objects = [self.start_object] * self.pregrasp_goal + [self.start_object, self.goal_object]
 
     def _goal_specs(self) -> list[GoalSpec]:
-        grasp_steps = PREGRASP_SCHEDULE[1] if self.pregrasp_goal else SCHEDULE[0]
-        return self.pregrasp_goals(self.start_object) + [self.held_goal(self.start_object, steps=grasp_steps),
-                                                         self.held_goal(self.goal_object)]
+        return self.grasp_goals(self.start_object, SCHEDULE[0]) + [self.held_goal(self.goal_object)]
 
     def _task_metrics(self, data: mujoco.MjData, subgoal: int) -> dict[str, Any]:
         position = self.object_position(data)

@@ -103,9 +103,8 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     def _goal_specs(self) -> list[GoalSpec]:
         grasped, carried, _ = self.subgoal_objects[-3:]
-        grasp_steps = PREGRASP_SCHEDULE[1] if self.pregrasp_goal else SCHEDULE[0]
-        return self.pregrasp_goals(grasped) + [self.held_goal(grasped, steps=grasp_steps),
-                                               self.held_goal(carried, steps=SCHEDULE[1]), self._placed_goal()]
+        return self.grasp_goals(grasped, SCHEDULE[0]) + [self.held_goal(carried, steps=SCHEDULE[1]),
+                                                         self._placed_goal()]
 
     def _placed_goal(self) -> GoalSpec:
         """The last goal: the object resting on the coaster, the open hand 2 cm above its grasp pose."""
