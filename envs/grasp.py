@@ -55,7 +55,7 @@ class FrankaGraspEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True, gripper="franka_hand", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
+    render_mode=None, shadows=True, gripper="robotiq_2f85", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
     "cup" (mug with a handle). ``pregrasp_goal=True`` puts a third goal image first: the open hand around the object
     at the grasp pose (6 steps), then the grasp (3) and the lift (21): an experiment on greedy planners that close
     the empty hand early (it did not change the Robotiq world model's success over 50 episodes,

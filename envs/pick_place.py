@@ -60,7 +60,7 @@ class FrankaPickPlaceEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=256, camera=None, camera_randomization=None,
-    render_mode=None, shadows=True, gripper="franka_hand", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
+    render_mode=None, shadows=True, gripper="robotiq_2f85", pregrasp_goal=False)``; ``object`` is "box" (6 cm cube) or
     "cup" (mug with a handle). ``pregrasp_goal=True`` puts the open hand around the object at the grasp pose first
     (2 steps), then grasped (2), near the target (10) and placed (4); see ``FrankaGrasp-v1``. See ``FrankaReach-v1``
     for the other arguments.
@@ -148,7 +148,7 @@ class FrankaPickPlaceFinalEnv(FrankaPickPlaceEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaPickPlaceFinal-v1", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True, gripper="franka_hand")``, as ``FrankaPickPlace-v1``.
+    camera_randomization=None, render_mode=None, shadows=True, gripper="robotiq_2f85")``, as ``FrankaPickPlace-v1``.
 
     ## Version History
     * v1: initial version (the v1 scene of ``FrankaPickPlace-v1``).

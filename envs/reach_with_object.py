@@ -45,7 +45,7 @@ class FrankaReachWithObjectEnv(FrankaEnv):
 
     ## Arguments
     ``gym.make("vjepa_bench/FrankaReachWithObject-v1", object="box", image_size=256, camera=None,
-    camera_randomization=None, render_mode=None, shadows=True, gripper="franka_hand")``; ``object`` is "box" (6 cm cube) or "cup" (mug with
+    camera_randomization=None, render_mode=None, shadows=True, gripper="robotiq_2f85")``; ``object`` is "box" (6 cm cube) or "cup" (mug with
     a handle). See ``FrankaReach-v1`` for the other arguments.
 
     ## Version History

@@ -39,7 +39,7 @@ GRIPPERS = ("franka_hand", "robotiq_2f85")
 """The hands the Panda can carry: the Franka Hand (``panda.xml``) or DROID's Robotiq 2F-85 (``robotiq_2f85.xml``)."""
 
 
-def build_base_spec(max_image_size: int, gripper: str = "franka_hand") -> mujoco.MjSpec:
+def build_base_spec(max_image_size: int, gripper: str = "robotiq_2f85") -> mujoco.MjSpec:
     """Table, floor, walls, lights, the Panda (``panda.xml``) with ``gripper`` on its flange, and the observation
     camera."""
     if gripper not in GRIPPERS:
@@ -51,6 +51,9 @@ def build_base_spec(max_image_size: int, gripper: str = "franka_hand") -> mujoco
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     spec.option.impratio = 10.0
     spec.option.noslip_iterations = 0
+    # One contact per convex pair: the multi-contact search mis-measured a mug resting on the coaster as 13 mm deep
+    # and launched it at 8 m/s (3 of 100 scripted pick-and-place episodes); box-box pairs keep their own manifolds.
+    spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_MULTICCD
     spec.visual.quality.offsamples = 0
     spec.visual.quality.shadowsize = SHADOW_SIZE
     spec.visual.global_.offwidth = max_image_size

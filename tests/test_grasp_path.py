@@ -13,7 +13,7 @@ from world_models import write_random_world_model
 
 @pytest.fixture(scope="module")
 def env():
-    env = gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=64).unwrapped
+    env = gym.make("vjepa_bench/FrankaGrasp-v1", object="box", image_size=64, gripper="franka_hand").unwrapped
     yield env
     env.close()
 

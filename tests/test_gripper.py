@@ -41,7 +41,7 @@ def test_the_robotiq_opens_85_mm_and_its_pads_move_along_the_hand_as_they_close(
 
 
 def test_the_franka_hand_keeps_its_grip_site_and_no_lift():
-    env = make(object="box")
+    env = make(object="box", gripper="franka_hand")
     assert env.grip_to_flange() == pytest.approx(FRANKA_GRIP_TO_FLANGE, abs=1e-6)
     assert env.hand_lift().tolist() == [0.0, 0.0, 0.0]
     env.close()

@@ -21,6 +21,7 @@ W = EnergyWeights()
 
 
 def make(task: str, **kwargs):
+    kwargs.setdefault("gripper", "franka_hand")  # the hand-built figures below are the Franka Hand's
     env = gym.make(f"vjepa_bench/{task}-v1", image_size=16, shadows=False, **kwargs)
     obs, info = env.reset(seed=0)
     return env, env.unwrapped, obs, info

@@ -26,7 +26,7 @@ def test_extreme_streams_sit_at_the_bounds_and_reproduce():
 def test_the_report_measures_every_step(capsys):
     step_contract.main(["--streams", "2", "--length", "3"])
     report = json.loads(capsys.readouterr().out)
-    assert report["steps"] == 6 and report["gripper"] == "franka_hand"
+    assert report["steps"] == 6 and report["gripper"] == "robotiq_2f85"  # the envs' default hand
     for errors in (report["position_m"], report["rotation_rad"]):
         assert 0 <= errors["p50"] <= errors["p99"] <= errors["max"]
     assert report["position_m"]["max"] == report["worst"]["position_error"]

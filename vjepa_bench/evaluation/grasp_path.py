@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--object", default="cup", choices=["cup", "box"])
-    parser.add_argument("--gripper", default="franka_hand")
+    parser.add_argument("--gripper", default="robotiq_2f85")
     parser.add_argument("--seeds", type=int, default=10, help="grasp episodes from seed 2000 (default 10)")
     args = parser.parse_args(argv)
     agent = make_agent("vjepa_ac", checkpoint=args.checkpoint, device="cpu")

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--task", default="pick_place", choices=sorted(TASKS))
     parser.add_argument("--object", default="cup", choices=["cup", "box"])
-    parser.add_argument("--gripper", default="franka_hand")
+    parser.add_argument("--gripper", default="robotiq_2f85")
     parser.add_argument("--seeds", type=int, default=10, help="episodes (default 10)")
     parser.add_argument("--first-seed", type=int, default=2000, help="seed of the first episode (default 2000)")
     parser.add_argument("--rendered", action="store_true",

@@ -14,7 +14,7 @@ class EnvKwargs:
 
     image_size: Optional[int] = None  # None: the env's default (256)
     object: Optional[str] = None  # box (the envs' default) | cup; only for tasks with an object
-    gripper: Optional[str] = None  # franka_hand (the envs' default) | robotiq_2f85 (DROID's hand)
+    gripper: Optional[str] = None  # robotiq_2f85 (the envs' default, DROID's hand) | franka_hand
     pregrasp_goal: Optional[bool] = None  # grasp, pick_place: show the open hand at the grasp pose first (False)
 
 
