@@ -41,13 +41,18 @@ def test_eval_runs_against_franky_sim_with_the_replay_camera(tmp_path):
         default = _eval(tmp_path, "robot.host=127.0.0.1", "robot.episode_steps=2",
                         f"output_dir={tmp_path / 'run_default'}")
         assert default.returncode == 0, default.stderr[-2000:]
-    for run, steps in (("run", 3), ("run_default", 2)):
+    played = {}
+    for run, limit in (("run", 3), ("run_default", 2)):
         results = json.loads((tmp_path / run / "results.json").read_text())
         assert results["task"]["id"] == "vjepa_bench/FrankaReal-v1" and results["summary"]["n"] == 1
         record = json.loads((tmp_path / run / "episodes.jsonl").read_text().splitlines()[0])
-        assert record["steps"] == steps and record["outcome"] in ("success", "failure")
+        # an episode runs to its step limit unless it reaches the goal first (franky-sim's timing varies the path)
+        assert record["steps"] == limit or (record["steps"] < limit and record["outcome"] == "success"), record
+        assert record["outcome"] in ("success", "failure")
+        played[run] = record["steps"]
     with TrajectoryReader(tmp_path / "log") as reader:  # both episodes logged as training data
-        assert len(reader) == 2 and reader[0].images.shape == (4, 32, 32, 3) and reader[0].actions.shape == (3, 7)
+        assert len(reader) == 2 and reader[0].actions.shape == (played["run"], 7)
+        assert reader[0].images.shape == (played["run"] + 1, 32, 32, 3)
 
 
 def test_unreachable_host_is_a_one_line_error(tmp_path):
