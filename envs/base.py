@@ -89,7 +89,7 @@ class FrankaEnv(gym.Env):
         camera_randomization: CameraRandomization | dict | None = None,
         render_mode: str | None = None,
         shadows: bool = True,
-        gripper: str = "robotiq_2f85",
+        gripper: str = scene.DEFAULT_GRIPPER,
         pregrasp_goal: bool = False,
     ):
         if not self.uses_object and object is not None:

@@ -37,9 +37,11 @@ PLATE_THICKNESS = 0.006
 
 GRIPPERS = ("franka_hand", "robotiq_2f85")
 """The hands the Panda can carry: the Franka Hand (``panda.xml``) or DROID's Robotiq 2F-85 (``robotiq_2f85.xml``)."""
+DEFAULT_GRIPPER = "robotiq_2f85"
+"""The hand every task carries unless told otherwise: DROID's, and the paper's robot's."""
 
 
-def build_base_spec(max_image_size: int, gripper: str = "robotiq_2f85") -> mujoco.MjSpec:
+def build_base_spec(max_image_size: int, gripper: str = DEFAULT_GRIPPER) -> mujoco.MjSpec:
     """Table, floor, walls, lights, the Panda (``panda.xml``) with ``gripper`` on its flange, and the observation
     camera."""
     if gripper not in GRIPPERS:

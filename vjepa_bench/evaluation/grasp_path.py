@@ -39,6 +39,7 @@ import numpy as np
 
 import vjepa_bench.envs  # noqa: F401 - registers the envs
 from vjepa_bench.agents import make_agent
+from vjepa_bench.envs import scene
 
 CONFIGURATIONS = ("start", "hover_goal", "above", "at_object", "closed", "lifted")
 HOVER = 0.07
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--object", default="cup", choices=["cup", "box"])
-    parser.add_argument("--gripper", default="robotiq_2f85")
+    parser.add_argument("--gripper", default=scene.DEFAULT_GRIPPER, choices=scene.GRIPPERS)
     parser.add_argument("--seeds", type=int, default=10, help="grasp episodes from seed 2000 (default 10)")
     args = parser.parse_args(argv)
     agent = make_agent("vjepa_ac", checkpoint=args.checkpoint, device="cpu")

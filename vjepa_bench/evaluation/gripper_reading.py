@@ -40,7 +40,7 @@ import vjepa_bench.envs  # noqa: F401 - registers the envs
 from vjepa_bench import layout
 from vjepa_bench.agents import make_agent
 from vjepa_bench.agents.scripted import PHASES
-from vjepa_bench.envs import make_env
+from vjepa_bench.envs import make_env, scene
 from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import LatentRolloutEnergy
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--task", default="pick_place", choices=sorted(TASKS))
     parser.add_argument("--object", default="cup", choices=["cup", "box"])
-    parser.add_argument("--gripper", default="robotiq_2f85")
+    parser.add_argument("--gripper", default=scene.DEFAULT_GRIPPER, choices=scene.GRIPPERS)
     parser.add_argument("--seeds", type=int, default=10, help="episodes (default 10)")
     parser.add_argument("--first-seed", type=int, default=2000, help="seed of the first episode (default 2000)")
     parser.add_argument("--rendered", action="store_true",

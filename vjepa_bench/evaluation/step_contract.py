@@ -99,7 +99,7 @@ def _percentiles(values: np.ndarray) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gripper", default="robotiq_2f85", choices=scene.GRIPPERS)
+    parser.add_argument("--gripper", default=scene.DEFAULT_GRIPPER, choices=scene.GRIPPERS)
     parser.add_argument("--streams", type=int, default=200, help="action streams (default 200)")
     parser.add_argument("--length", type=int, default=15, help="steps per stream (default 15)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the streams (default 0)")
