@@ -102,6 +102,19 @@ def test_bad_bench_leaderboard_and_robot_check_settings_are_one_line_naming_the_
     assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
 
 
+@pytest.mark.parametrize("config, overrides, message", [
+    ("eval", ["seed=-1"], "seed=-1: must be an integer >= 0"),
+    ("eval", ["agent=random", "agent.kwargs.seed=-1"], "agent.kwargs.seed=-1: must be an integer >= 0"),
+    ("eval", ["agent=vjepa_ac", "planner.seed=-2"], "planner.seed=-2: must be an integer >= 0"),
+    ("collect", ["seed=-1"], "seed=-1: must be an integer >= 0"),
+    ("sweep_camera", ["axis_seed=-3"], "axis_seed=-3: must be an integer >= 0"),
+])
+def test_negative_seeds_are_one_line_naming_the_key(config, overrides, message):
+    with pytest.raises(UsageError) as err:  # the episodes would be reset with them: gymnasium refuses them deep inside
+        check_config(config, overrides)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+
+
 @pytest.mark.parametrize("config, overrides, field, value", [
     ("bench_planner", [], "planners", ["paper", "small", "fast"]),  # the YAML's choice
     ("bench_planner", ["planners=null", "device=cpu"], "device", "cpu"),

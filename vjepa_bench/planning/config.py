@@ -140,6 +140,8 @@ class PlannerConfig:
             fail("gripper_deadband", f"must be in [0, gripper_clip={self.gripper_clip}]")
         if self.max_batch is not None and (isinstance(self.max_batch, bool) or self.max_batch < 1):
             fail("max_batch", "must be None or an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            fail("seed", "must be an integer >= 0")
 
     @classmethod
     def from_dict(cls, values: PlannerConfig | dict[str, object] | None) -> PlannerConfig:

@@ -13,11 +13,16 @@ from omegaconf import II
 
 from vjepa_bench.devices import check_device_name
 from vjepa_bench.planning.config import PlannerConfig
+from vjepa_bench.schema.checks import check_count
 
 
 @dataclass
 class RandomKwargs:
     seed: Optional[int] = None  # None: each episode's noise is derived from its first observation
+
+    def __post_init__(self) -> None:
+        if self.seed is not None:
+            check_count("agent.kwargs.seed", self.seed, 0)
 
 
 @dataclass

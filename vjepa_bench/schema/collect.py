@@ -26,6 +26,7 @@ class CollectConfig:
 
     def __post_init__(self) -> None:
         check_count("episodes", self.episodes, 0)
+        check_count("seed", self.seed, 0)
         check_count("shard_size", self.shard_size, 1)
         if self.max_steps is not None:
             check_count("max_steps", self.max_steps, 1)

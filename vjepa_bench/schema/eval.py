@@ -30,4 +30,5 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         check_count("episodes", self.episodes, 1)
+        check_count("seed", self.seed, 0)
         check_count("videos", self.videos, 0)

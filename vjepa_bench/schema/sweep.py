@@ -12,6 +12,7 @@ from omegaconf import MISSING
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.planning.config import PlannerConfig
+from vjepa_bench.schema.checks import check_count
 from vjepa_bench.schema.env import CameraConfig, EnvConfig
 
 
@@ -65,6 +66,8 @@ class SweepSettings:
             raise UsageError(f"workspace_cm={self.workspace_cm} must be at least move_cm={self.move_cm}")
         if self.episodes < 0:
             raise UsageError(f"episodes={self.episodes}: must be 0 or more")
+        for key in ("seed", "axis_seed"):
+            check_count(key, getattr(self, key), 0)
         if self.calibrate and not self.axis_test:
             raise UsageError("calibrate=true needs axis_test=true: the matrix is fitted on the protocol-1 moves")
 
