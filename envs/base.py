@@ -41,6 +41,7 @@ from vjepa_bench.envs.controller import (HOME_QPOS, NROBOT, SUBSTEPS, TOP_DOWN, 
                                          ArmController, ControllerState)
 from vjepa_bench.envs.gripper import FRANKA_GRIP_TO_FLANGE, Gripper, body_geoms
 from vjepa_bench.envs.objects import OBJECTS, ObjectSpec
+from vjepa_bench.envs.reflex import CHECK_EVERY, ContactReflex
 from vjepa_bench.envs.rendering import Renderer
 
 from vjepa_bench import layout
@@ -127,6 +128,7 @@ class FrankaEnv(gym.Env):
         self.gripper = Gripper(m, gripper)
         self._finger_geoms = self.gripper.finger_geoms
         self.controller = ArmController(m, self.gripper)
+        self._reflex = ContactReflex(m, m.body("right_hand").id)
         self._arm_qpos = self.controller.arm_qpos
         self._finger_qpos = self.gripper.qpos
         if self.uses_object:
@@ -303,12 +305,23 @@ class FrankaEnv(gym.Env):
                                self._q_target.copy())
 
     def _run_controller(self, action: np.ndarray) -> None:
+        """One control step: the servo plan of ``action``, stopped by the contact reflex (``envs/reflex.py``) if the
+        hand pushes too hard, in which case the step ends with the target at the measured pose."""
         state, ctrl = self.controller.plan_step(self._controller_state(), action)
         self._target_pos, self._target_rot, self._target_grip, self._q_target = state
+        stopped = False
+        self._reflex.reset()
         for k in range(SUBSTEPS):
             self.data.ctrl[:] = ctrl[k]
             mujoco.mj_step(self.model, self.data)
+            if not stopped and k % CHECK_EVERY == CHECK_EVERY - 1 and self._reflex.look(self.data):
+                ctrl[k + 1:, :NROBOT] = self.data.qpos[self._arm_qpos]  # hold the arm where it is
+                stopped = True
         mujoco.mj_forward(self.model, self.data)
+        if stopped:
+            self._target_pos = self.flange_position()
+            self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
+            self._q_target = self.data.qpos[self._arm_qpos].copy()
 
     def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
         """Joint positions putting the flange at ``position`` / ``rotation`` (see ``ArmController.solve_ik``)."""
@@ -452,7 +465,9 @@ class FrankaEnv(gym.Env):
 
         ``actions``: (S, H, 7), clipped like ``step``. Returns (S,) float64. The controller's servo targets are
         precomputed per sample and the physics runs in C (``mujoco.rollout``, ``nthread`` threads, default: up to
-        the number of CPUs). Distances use the sub-goal active now, not the one active after H steps.
+        the number of CPUs), without the contact reflex (``envs/reflex.py``): a sample whose hand pushes harder
+        than ``REFLEX_FORCE`` ends as if it had pushed on. Distances use the sub-goal active now, not the one active
+        after H steps.
         """
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 3 or actions.shape[2] != layout.ACTION_DIM:

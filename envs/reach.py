@@ -85,7 +85,10 @@ class FrankaReachEnv(FrankaEnv):
       stays on the table unchanged, bit for bit); then ``pregrasp_goal`` as an option of the grasping tasks; then
       the Robotiq 2F-85 as the default hand (DROID's; its opening shows in 1 % of the pixels, the Franka Hand's
       cannot) and one contact per convex pair (multi-CCD off: it launched a resting mug in 3 of 100 scripted
-      pick-and-place episodes).
+      pick-and-place episodes); then the arm's contact reflex (``envs/reflex.py``): a hand pushing on the world
+      with over 30 N for 10 ms stops where it is (a closed hand driven onto a box edge pressed with over 1 000 N
+      and threw the box off the table in 4 of 50 grasp-box episodes of the bundled model; 749 of the scripted
+      oracle's 750 object-task baseline episodes unchanged, bit for bit).
     * v0: initial version.
     """
 

@@ -69,3 +69,4 @@ def test_the_oracle_picks_and_places_with_the_robotiq_by_friction(env_id, obj):
             done = terminated or truncated
         assert info["success"] and held, (seed, info["distance"])
     env.close()
+
