@@ -2,8 +2,8 @@
 
 It bounds what a perfect world model could reach with this optimiser, and so separates world-model error from
 optimiser error. Each CEM iteration rolls every sampled action sequence out in a copy of the env's MuJoCo state
-(the env's own controller plans the servo targets, the physics runs in C through ``mujoco.rollout``), so the env
-itself is never disturbed.
+(``FrankaEnv.rollout``: the env's own controller plans the servo targets, the physics runs in C through
+``mujoco.rollout``, without the contact reflex), so the env itself is never disturbed.
 
 Energy: the env renders each goal image from a goal configuration (``FrankaEnv.goal_data(i)``); the energy of a
 sequence compares the configuration reached after its last step with the configuration of the goal active now,
@@ -67,25 +67,17 @@ every goal's hand points straight down, the box's grasp needs its yaw). Settings
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import mujoco
 import numpy as np
 import torch
-from mujoco import rollout
 from vjepa_bench.agents.base import register_agent
 
 from vjepa_bench import layout
 from vjepa_bench.errors import UsageError
 from vjepa_bench.planning import SIM_CEM, Planner, PlannerConfig
-
-STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
-"""The physics state ``FrankaEnv.get_sim_state`` stores."""
-CONTROL_SPEC = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
-"""What each rollout step sets besides the physics state: the servo targets and the mocap bodies' poses."""
-
 
 @dataclass(frozen=True)
 class EnergyWeights:
@@ -251,8 +243,6 @@ class SimCEMAgent:
         self.rotation = rotation
         self.device_name = "cpu (MuJoCo rollouts)"
         self._info: dict[str, Any] = {}
-        self._pool: list[mujoco.MjData] = []
-        self._pool_model: Any = None
 
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
         for needed in ("get_sim_state", "goal_data", "controller", "current_subgoal"):
@@ -260,42 +250,12 @@ class SimCEMAgent:
                 raise TypeError(f"sim_cem needs a simulated vjepa_bench env (with {needed}); got {type(env).__name__}")
         self.env = env
         self.goals = goal_configurations(env, len(info["goal"]["steps"]))
-        if self._pool_model is not env.model:
-            self._pool, self._pool_model = [], env.model
-            self._scratch = mujoco.MjData(env.model)
         self.planner.reset_for_episode(getattr(env, "np_random_seed", None))
 
     def final_configurations(self, actions: np.ndarray) -> list[Configuration]:
-        """Roll each ``(S, H, 7)`` action sequence out from the env's current state; the configurations reached."""
-        env = self.env
-        actions = self.executed(actions)
-        samples, horizon = actions.shape[:2]
-        snapshot = env.get_sim_state()
-        controls, commanded = [], []
-        for s in range(samples):
-            state, plans = snapshot["controller"], []
-            for h in range(horizon):
-                state, ctrl = env.controller.plan_step(state, actions[s, h])
-                plans.append(ctrl)
-            controls.append(np.concatenate(plans))
-            commanded.append(state.grip)
-        control = np.stack(controls)  # (S, H * substeps, nu)
-        threads = min(os.cpu_count() or 1, samples)
-        while len(self._pool) < threads:
-            self._pool.append(mujoco.MjData(env.model))
-        # Bit for bit what env.step would do: the physics state leaves out the mocap bodies (the coaster), which
-        # travel with the controls, and the solver's warm start, which is passed on.
-        mocap = np.concatenate([env.data.mocap_pos.ravel(), env.data.mocap_quat.ravel()])
-        control = np.concatenate([control, np.broadcast_to(mocap, control.shape[:2] + mocap.shape)], axis=2)
-        warmstart = np.tile(env.data.qacc_warmstart, (samples, 1))
-        states, _ = rollout.rollout(env.model, self._pool[:threads], np.tile(snapshot["physics"], (samples, 1)),
-                                    control, control_spec=CONTROL_SPEC, initial_warmstart=warmstart)
-        out, d = [], self._scratch
-        for s in range(samples):
-            mujoco.mj_setState(env.model, d, states[s, -1], STATE_SPEC)
-            mujoco.mj_kinematics(env.model, d)
-            out.append(read_configuration(env, d, commanded[s]))
-        return out
+        """Roll each ``(S, H, 7)`` action sequence out from the env's current state (``env.rollout``: bit for bit
+        what ``env.step`` would do unless the contact reflex stops the arm); the configurations reached."""
+        return self.env.rollout(self.executed(actions), lambda data, end: read_configuration(self.env, data, end.grip))
 
     def executed(self, actions: np.ndarray) -> np.ndarray:
         """What the env executes for ``(S, H, 7)`` planned sequences: clipped, then the gripper rule."""

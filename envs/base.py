@@ -12,14 +12,15 @@ arm and reset the controller, ``place_object(xy, yaw, z)``, ``hold_object(yaw, s
 (``grasp_goals`` adds the open-hand pre-grasp goal before it when the env was made with ``pregrasp_goal``).
 
 Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
-plan depends only on the action sequence and the controller state, so ``rollout_distance`` precomputes it and runs
-the physics in C with ``mujoco.rollout``.
+plan depends only on the action sequence and the controller state, so ``rollout`` precomputes it and runs the
+physics in C with ``mujoco.rollout`` (without the contact reflex of ``envs/reflex.py``).
 
 State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link 7's axis, same orientation); the
 hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
 
-Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics + controller + step
-count), ``task_distance()``, ``task_metrics()``, ``rollout_distance(actions (S, H, 7)) -> (S,)``, ``target_pose()``,
+Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics with the warm start +
+controller + step count), ``task_distance()``, ``task_metrics()``, ``rollout(actions (S, H, 7), read)`` (the final state
+of each sample, as ``step`` reaches it unless the contact reflex stops the arm), ``rollout_distance(actions) -> (S,)``, ``target_pose()``,
 ``flange_position()``, ``object_position()``, and the task attributes set at reset (``goal_position``,
 ``goal_object``, ``start_object``, ``target_object``, ``subgoal_objects``, depending on the task).
 """
@@ -27,13 +28,14 @@ count), ``task_distance()``, ``task_metrics()``, ``rollout_distance(actions (S, 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import mujoco
 import numpy as np
-from mujoco import rollout
+from mujoco import rollout as mujoco_rollout
 from scipy.spatial.transform import Rotation
 from vjepa_bench.envs import scene
 from vjepa_bench.envs.camera import CameraPose, CameraRandomization
@@ -50,6 +52,14 @@ from vjepa_bench.goal_schedule import active_goal
 STATE_LOW = np.array([-1.5, -1.5, -0.5, -np.pi, -np.pi / 2, -np.pi, 0.0], np.float32)
 STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
 """Observation-space bounds of the state: beyond the arm's reach, Euler "xyz" ranges, closedness in [0, 1]."""
+_ROLLOUT_CONTROL = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
+"""What each ``rollout`` step sets besides the physics state: the servo targets and the mocap bodies' poses."""
+_SNAPSHOT_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
+"""What ``get_sim_state`` keeps: the physics state, the controls, the mocap bodies and the solver's warm start, so
+that stepping on from a restored snapshot is bit for bit stepping on from the moment it was taken."""
+
+T = TypeVar("T")
+
 START_LOW = (0.35, -0.15, 0.25)
 START_HIGH = (0.55, 0.15, 0.4)
 """Range (m) of the random start flange position, hand pointing down and open."""
@@ -128,7 +138,7 @@ class FrankaEnv(gym.Env):
         self.gripper = Gripper(m, gripper)
         self._finger_geoms = self.gripper.finger_geoms
         self.controller = ArmController(m, self.gripper)
-        self._reflex = ContactReflex(m, m.body("right_hand").id)
+        self._reflex = ContactReflex(m)
         self._arm_qpos = self.controller.arm_qpos
         self._finger_qpos = self.gripper.qpos
         if self.uses_object:
@@ -439,13 +449,13 @@ class FrankaEnv(gym.Env):
     # ------------------------------------------------------------------------------------- privileged API
     def get_sim_state(self) -> dict[str, Any]:
         """Everything needed to restore this exact moment: physics state, controller targets, step count."""
-        physics = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
-        mujoco.mj_getState(self.model, self.data, physics, self._state_spec)
+        physics = np.empty(mujoco.mj_stateSize(self.model, _SNAPSHOT_STATE))
+        mujoco.mj_getState(self.model, self.data, physics, _SNAPSHOT_STATE)
         return {"physics": physics, "controller": self._controller_state(), "elapsed": self._elapsed}
 
     def set_sim_state(self, state: dict[str, Any]) -> None:
         """Restore a ``get_sim_state`` snapshot (then recompute derived quantities)."""
-        mujoco.mj_setState(self.model, self.data, state["physics"], self._state_spec)
+        mujoco.mj_setState(self.model, self.data, state["physics"], _SNAPSHOT_STATE)
         pos, rot, grip, q = state["controller"]
         self._target_pos, self._target_rot, self._target_grip, self._q_target = pos.copy(), rot, grip, q.copy()
         self._elapsed = state["elapsed"]
@@ -460,14 +470,17 @@ class FrankaEnv(gym.Env):
         sub-goal: what ``step`` puts in ``info``."""
         return self._task_metrics(self.data, self.current_subgoal())
 
-    def rollout_distance(self, actions: np.ndarray, nthread: int | None = None) -> np.ndarray:
-        """Task distance to the current sub-goal after executing each action sequence, without changing the env.
+    def rollout(self, actions: np.ndarray, read: Callable[[mujoco.MjData, ControllerState], T],
+                nthread: int | None = None) -> list[T]:
+        """Execute each action sequence from the current state without changing the env.
 
-        ``actions``: (S, H, 7), clipped like ``step``. Returns (S,) float64. The controller's servo targets are
-        precomputed per sample and the physics runs in C (``mujoco.rollout``, ``nthread`` threads, default: up to
-        the number of CPUs), without the contact reflex (``envs/reflex.py``): a sample whose hand pushes harder
-        than ``REFLEX_FORCE`` ends as if it had pushed on. Distances use the sub-goal active now, not the one active
-        after H steps.
+        ``actions``: (S, H, 7), clipped like ``step``. Returns ``read(data, controller_state)`` per sample, called
+        with an ``MjData`` at the state the sequence ends in (``mj_forward`` done; reused for the next sample) and
+        the controller state there. The servo targets are planned per sample and the physics runs in C
+        (``mujoco.rollout``, ``nthread`` threads, default: up to the number of CPUs) from this state's warm start
+        and with the mocap bodies where they are: bit for bit what ``step`` does, except that the rollouts leave the
+        contact reflex (``envs/reflex.py``) out, so a sample whose hand pushes harder than ``REFLEX_FORCE`` ends as
+        if it had pushed on.
         """
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 3 or actions.shape[2] != layout.ACTION_DIM:
@@ -476,26 +489,38 @@ class FrankaEnv(gym.Env):
             raise ValueError("actions must be finite")
         samples, horizon = actions.shape[:2]
         actions = np.clip(actions, layout.ACTION_LOW, layout.ACTION_HIGH)
-        control = np.empty((samples, horizon * SUBSTEPS, self.model.nu))
         start = self._controller_state()
+        control = np.empty((samples, horizon * SUBSTEPS, self.model.nu))
+        ends = []
         for s in range(samples):
             ctrl_state = start
             for h in range(horizon):
                 ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self.controller.plan_step(ctrl_state, actions[s, h])
+            ends.append(ctrl_state)
+        # The physics state leaves out the mocap bodies (the coaster), which travel with the controls, and the
+        # solver's warm start, which is passed on.
+        mocap = np.concatenate([self.data.mocap_pos.ravel(), self.data.mocap_quat.ravel()])
+        control = np.concatenate([control, np.broadcast_to(mocap, control.shape[:2] + mocap.shape)], axis=2)
         initial = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
         mujoco.mj_getState(self.model, self.data, initial, self._state_spec)
         nthread = nthread or min(os.cpu_count() or 1, samples)
         while len(self._rollout_data) < nthread:
             self._rollout_data.append(mujoco.MjData(self.model))
-        states, _ = rollout.rollout(self.model, self._rollout_data[:nthread], np.tile(initial, (samples, 1)), control)
-        subgoal = self.current_subgoal()
-        out = np.empty(samples)
-        d = self._scratch
+        states, _ = mujoco_rollout.rollout(
+            self.model, self._rollout_data[:nthread], np.tile(initial, (samples, 1)), control,
+            control_spec=_ROLLOUT_CONTROL, initial_warmstart=np.tile(self.data.qacc_warmstart, (samples, 1)))
+        d, out = self._scratch, []
         for s in range(samples):
             mujoco.mj_setState(self.model, d, states[s, -1], self._state_spec)
             mujoco.mj_forward(self.model, d)  # contacts too, so every field of _task_metrics is current
-            out[s] = self._task_metrics(d, subgoal)["distance"]
+            out.append(read(d, ends[s]))
         return out
+
+    def rollout_distance(self, actions: np.ndarray, nthread: int | None = None) -> np.ndarray:
+        """Task distance to the current sub-goal after each (S, H, 7) action sequence (``rollout``) -> (S,) float64.
+        Distances use the sub-goal active now, not the one active after H steps."""
+        subgoal = self.current_subgoal()
+        return np.array(self.rollout(actions, lambda data, _: self._task_metrics(data, subgoal)["distance"], nthread))
 
     # ------------------------------------------------------------------------------------------- helpers
     def object_position(self, data: mujoco.MjData | None = None) -> np.ndarray:

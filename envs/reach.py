@@ -88,7 +88,9 @@ class FrankaReachEnv(FrankaEnv):
       pick-and-place episodes); then the arm's contact reflex (``envs/reflex.py``): a hand pushing on the world
       with over 30 N for 10 ms stops where it is (a closed hand driven onto a box edge pressed with over 1 000 N
       and threw the box off the table in 4 of 50 grasp-box episodes of the bundled model; 749 of the scripted
-      oracle's 750 object-task baseline episodes unchanged, bit for bit).
+      oracle's 750 object-task baseline episodes unchanged, bit for bit); then the reflex reads two contact sensors
+      on the hand (the same force to 1e-13 N; episodes unchanged, bit for bit) and ``get_sim_state`` keeps the
+      solver's warm start.
     * v0: initial version.
     """
 

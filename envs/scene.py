@@ -9,6 +9,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 from vjepa_bench.assets import asset_path
+from vjepa_bench.envs.reflex import add_hand_force_sensors
 from vjepa_bench.envs.rendering import SHADOW_SIZE
 
 TIMESTEP = 0.002
@@ -119,6 +120,7 @@ def build_base_spec(max_image_size: int, gripper: str = DEFAULT_GRIPPER) -> mujo
     for a, b in (("link7", hand), ("link6", hand), ("link5", "link7")):
         spec.add_exclude(bodyname1=a, bodyname2=b)
     world.add_camera(name=OBS_CAMERA, pos=[0, 0, 1], quat=[1, 0, 0, 0], fovy=50.0)
+    add_hand_force_sensors(spec)
     return spec
 
 

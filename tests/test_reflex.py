@@ -131,3 +131,56 @@ def test_a_closed_robotiq_pressed_onto_the_box_edge_does_not_throw_it(seed):
     end = env.object_position()
     assert end[2] == pytest.approx(start[2], abs=2e-3) and np.linalg.norm(end[:2] - start[:2]) < 0.35, end - start
     env.close()
+
+
+def world_force_on_hand(env) -> float:
+    """The same quantity the slow way: every hand body's external force (mj_rnePostConstraint), summed."""
+    m, d = env.model, env.data
+    inside = np.zeros(m.nbody, dtype=bool)
+    inside[m.body("right_hand").id] = True
+    for body in range(m.body("right_hand").id + 1, m.nbody):  # parents come before their children
+        inside[body] = inside[m.body_parentid[body]]
+    mujoco.mj_rnePostConstraint(m, d)
+    return float(np.linalg.norm(d.cfrc_ext[inside, 3:].sum(axis=0)))
+
+
+@pytest.mark.parametrize("gripper", scene.GRIPPERS)
+def test_the_hand_sensors_measure_the_net_force_of_the_world_on_the_hand(gripper):
+    env = make(object="box", gripper=gripper)
+    env.reset(seed=3001)
+    seen = []
+    for x, y, z, grip in PRESSED_CLOSED_HAND[3001] + [(0, 0, 0, 1.0)] * 2:  # a pressing hand, then a closed one
+        env.step(np.array([x, y, z, 0.0, 0.0, 0.0, grip], dtype=np.float32))
+        seen.append((env._reflex.hand_force(env.data), world_force_on_hand(env)))
+    env.reset(seed=0)
+    for _ in range(3):  # pads pressed on each other: forces inside the hand cancel out
+        env.step(np.array([0, 0, 0, 0, 0, 0, 1.0], dtype=np.float32))
+        seen.append((env._reflex.hand_force(env.data), world_force_on_hand(env)))
+    sensors, slow = np.array(seen).T
+    np.testing.assert_allclose(sensors, slow, atol=1e-9)
+    assert sensors.max() > 1.0 and sensors[-1] < 1e-9
+    env.close()
+
+
+def test_a_rollout_ends_where_step_does_unless_the_reflex_stops_the_arm(monkeypatch):
+    env = make(gripper="robotiq_2f85", object="box")
+    env.reset(seed=3001)
+    x, y, z, grip = PRESSED_CLOSED_HAND[3001][0]
+    env.step(np.array([x, y, z, 0.0, 0.0, 0.0, grip], dtype=np.float32))
+    pressing = [np.array([x, y, z, 0, 0, 0, g]) for x, y, z, g in PRESSED_CLOSED_HAND[3001][1:3]]
+    actions = np.stack([pressing, [np.array([0, 0, 0.05, 0, 0, 0, 0.0])] * 2])  # (2 samples, 2 steps, 7)
+    snapshot = env.get_sim_state()
+    rolled = env.rollout(actions, lambda data, end: data.qpos.copy())
+    looks, look = [], env._reflex.look
+    monkeypatch.setattr(env._reflex, "look", lambda data: looks.append(look(data)) or looks[-1])
+    stopped, same = [], []
+    for qpos, sequence in zip(rolled, actions):
+        env.set_sim_state(snapshot)
+        looks.clear()
+        for action in sequence:
+            env.step(action)
+        stopped.append(any(looks))
+        same.append(np.array_equal(qpos, env.data.qpos))
+    assert stopped == [True, False]
+    assert same == [False, True]  # bit for bit where the reflex stays out of it; the rollouts leave it out
+    env.close()
