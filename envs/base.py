@@ -18,11 +18,12 @@ physics in C with ``mujoco.rollout`` (without the contact reflex of ``envs/refle
 State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link 7's axis, same orientation); the
 hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
 
-Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics with the warm start +
-controller + step count), ``task_distance()``, ``task_metrics()``, ``rollout(actions (S, H, 7), read)`` (the final state
-of each sample, as ``step`` reaches it unless the contact reflex stops the arm), ``rollout_distance(actions) -> (S,)``, ``target_pose()``,
-``flange_position()``, ``object_position()``, and the task attributes set at reset (``goal_position``,
-``goal_object``, ``start_object``, ``target_object``, ``subgoal_objects``, depending on the task).
+Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics with the warm
+start + controller + step count), ``task_distance()``, ``task_metrics()``, ``rollout(actions (S, H, 7), read)``
+(the final state of each sample, as ``step`` reaches it unless the contact reflex stops the arm),
+``rollout_distance(actions) -> (S,)``, ``target_pose()``, ``flange_position()``, ``object_position()``, and the
+task attributes set at reset (``goal_position``, ``goal_object``, ``start_object``, ``target_object``,
+``subgoal_objects``, depending on the task).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "assets" / "checkpoints" / "results"
-ROW = re.compile(r"^\| (Franka(\w+)-v1) \| (\w+|-) \| \*\*(\d+)/(\d+) \[(\d+), (\d+)\]\*\* \| ([\d.]+) cm \| ([\d.]+) s \|",
-                 re.MULTILINE)
+ROW = re.compile(
+    r"^\| (Franka(\w+)-v1) \| (\w+|-) \| \*\*(\d+)/(\d+) \[(\d+), (\d+)\]\*\* \| ([\d.]+) cm \| ([\d.]+) s \|", re.MULTILINE)
 
 
 def results_block(readme: Path) -> str:
