@@ -3,7 +3,8 @@
 It bounds what a perfect world model could reach with this optimiser, and so separates world-model error from
 optimiser error. Each CEM iteration rolls every sampled action sequence out in a copy of the env's MuJoCo state
 (``FrankaEnv.rollout``: the env's own controller plans the servo targets, the physics runs in C through
-``mujoco.rollout``, without the contact reflex), so the env itself is never disturbed.
+``mujoco.rollout``, and the samples the contact reflex would stop run again through ``step``'s control loop), so the
+env itself is never disturbed.
 
 Energy: the env renders each goal image from a goal configuration (``FrankaEnv.goal_data(i)``); the energy of a
 sequence compares the configuration reached after its last step with the configuration of the goal active now,
@@ -254,7 +255,7 @@ class SimCEMAgent:
 
     def final_configurations(self, actions: np.ndarray) -> list[Configuration]:
         """Roll each ``(S, H, 7)`` action sequence out from the env's current state (``env.rollout``: bit for bit
-        what ``env.step`` would do unless the contact reflex stops the arm); the configurations reached."""
+        what ``env.step`` would do); the configurations reached."""
         return self.env.rollout(self.executed(actions), lambda data, end: read_configuration(self.env, data, end.grip))
 
     def executed(self, actions: np.ndarray) -> np.ndarray:

@@ -13,17 +13,18 @@ arm and reset the controller, ``place_object(xy, yaw, z)``, ``hold_object(yaw, s
 
 Controller: ``vjepa_bench.envs.controller`` (bounded targets, position-first IK, the servo plan of one step); its
 plan depends only on the action sequence and the controller state, so ``rollout`` precomputes it and runs the
-physics in C with ``mujoco.rollout`` (without the contact reflex of ``envs/reflex.py``).
+physics in C with ``mujoco.rollout``; the contact reflex (``envs/reflex.py``) reads two contact sensors that the
+rollouts record, and the samples it would stop run again through ``step``'s own loop.
 
 State frame: the ``flange`` site is Franka's ``panda_link8`` (0.107 m along link 7's axis, same orientation); the
 hand is mounted on it rotated by -45 deg about z, as on the real robot. World frame = robot base frame.
 
 Privileged API (oracle agents, tests): ``get_sim_state()`` / ``set_sim_state(state)`` (physics with the warm
 start + controller + step count), ``task_distance()``, ``task_metrics()``, ``rollout(actions (S, H, 7), read)``
-(the final state of each sample, as ``step`` reaches it unless the contact reflex stops the arm),
-``rollout_distance(actions) -> (S,)``, ``target_pose()``, ``flange_position()``, ``object_position()``, and the
-task attributes set at reset (``goal_position``, ``goal_object``, ``start_object``, ``target_object``,
-``subgoal_objects``, depending on the task).
+(the final state of each sample, bit for bit what ``step`` reaches), ``rollout_distance(actions) -> (S,)``,
+``target_pose()``, ``flange_position()``, ``object_position()``, and the task attributes set at reset
+(``goal_position``, ``goal_object``, ``start_object``, ``target_object``, ``subgoal_objects``, depending on the
+task).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ STATE_HIGH = np.array([1.5, 1.5, 1.5, np.pi, np.pi / 2, np.pi, 1.0], np.float32)
 """Observation-space bounds of the state: beyond the arm's reach, Euler "xyz" ranges, closedness in [0, 1]."""
 _ROLLOUT_CONTROL = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
 """What each ``rollout`` step sets besides the physics state: the servo targets and the mocap bodies' poses."""
+_ROLLOUT_STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+"""The state a ``rollout`` starts from and records (the warm start is passed apart, the mocap bodies with the
+controls)."""
 _SNAPSHOT_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 """What ``get_sim_state`` keeps: the physics state, the controls, the mocap bodies and the solver's warm start, so
 that stepping on from a restored snapshot is bit for bit stepping on from the moment it was taken."""
@@ -138,6 +142,7 @@ class FrankaEnv(gym.Env):
         self._camera_id = m.camera(scene.OBS_CAMERA).id
         self.gripper = Gripper(m, gripper)
         self._finger_geoms = self.gripper.finger_geoms
+        self._finger_geom_sets = tuple(frozenset(np.asarray(g).tolist()) for g in self._finger_geoms)
         self.controller = ArmController(m, self.gripper)
         self._reflex = ContactReflex(m)
         self._arm_qpos = self.controller.arm_qpos
@@ -146,7 +151,7 @@ class FrankaEnv(gym.Env):
             self._object_body = m.body("object").id
             self._object_qpos = m.jnt_qposadr[m.joint("object_joint").id]
             self._object_geoms = body_geoms(m, {"object"})
-        self._state_spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+            self._object_geom_set = frozenset(self._object_geoms.tolist())
         self._grip_to_flange: dict[float, float] = {}
 
         self.action_space = gym.spaces.Box(layout.ACTION_LOW, layout.ACTION_HIGH, dtype=np.float32)
@@ -316,23 +321,27 @@ class FrankaEnv(gym.Env):
                                self._q_target.copy())
 
     def _run_controller(self, action: np.ndarray) -> None:
-        """One control step: the servo plan of ``action``, stopped by the contact reflex (``envs/reflex.py``) if the
-        hand pushes too hard, in which case the step ends with the target at the measured pose."""
-        state, ctrl = self.controller.plan_step(self._controller_state(), action)
+        state = self._execute(self.data, self._controller_state(), action)
         self._target_pos, self._target_rot, self._target_grip, self._q_target = state
+
+    def _execute(self, data: mujoco.MjData, start: ControllerState, action: np.ndarray) -> ControllerState:
+        """One control step on ``data`` from the controller state ``start``: the servo plan of ``action``, stopped by
+        the contact reflex (``envs/reflex.py``) if the hand pushes too hard, in which case the step ends with the
+        target at the measured pose. Returns the controller state after it."""
+        state, ctrl = self.controller.plan_step(start, action)
         stopped = False
         self._reflex.reset()
         for k in range(SUBSTEPS):
-            self.data.ctrl[:] = ctrl[k]
-            mujoco.mj_step(self.model, self.data)
-            if not stopped and k % CHECK_EVERY == CHECK_EVERY - 1 and self._reflex.look(self.data):
-                ctrl[k + 1:, :NROBOT] = self.data.qpos[self._arm_qpos]  # hold the arm where it is
+            data.ctrl[:] = ctrl[k]
+            mujoco.mj_step(self.model, data)
+            if not stopped and k % CHECK_EVERY == CHECK_EVERY - 1 and self._reflex.look(data):
+                ctrl[k + 1:, :NROBOT] = data.qpos[self._arm_qpos]  # hold the arm where it is
                 stopped = True
-        mujoco.mj_forward(self.model, self.data)
-        if stopped:
-            self._target_pos = self.flange_position()
-            self._target_rot = Rotation.from_matrix(self.data.site_xmat[self._flange].reshape(3, 3))
-            self._q_target = self.data.qpos[self._arm_qpos].copy()
+        mujoco.mj_forward(self.model, data)
+        if not stopped:
+            return state
+        measured = Rotation.from_matrix(data.site_xmat[self._flange].reshape(3, 3))
+        return ControllerState(self.flange_position(data), measured, state.grip, data.qpos[self._arm_qpos].copy())
 
     def solve_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> np.ndarray:
         """Joint positions putting the flange at ``position`` / ``rotation`` (see ``ArmController.solve_ik``)."""
@@ -473,15 +482,15 @@ class FrankaEnv(gym.Env):
 
     def rollout(self, actions: np.ndarray, read: Callable[[mujoco.MjData, ControllerState], T],
                 nthread: int | None = None) -> list[T]:
-        """Execute each action sequence from the current state without changing the env.
+        """Execute each action sequence from the current state without changing the env, bit for bit as ``step``.
 
         ``actions``: (S, H, 7), clipped like ``step``. Returns ``read(data, controller_state)`` per sample, called
         with an ``MjData`` at the state the sequence ends in (``mj_forward`` done; reused for the next sample) and
         the controller state there. The servo targets are planned per sample and the physics runs in C
-        (``mujoco.rollout``, ``nthread`` threads, default: up to the number of CPUs) from this state's warm start
-        and with the mocap bodies where they are: bit for bit what ``step`` does, except that the rollouts leave the
-        contact reflex (``envs/reflex.py``) out, so a sample whose hand pushes harder than ``REFLEX_FORCE`` ends as
-        if it had pushed on.
+        (``mujoco.rollout``, ``nthread`` threads, default: up to the number of CPUs), from this state's warm start and
+        with the mocap bodies where they are. A
+        sample whose recorded hand force shows that the contact reflex (``envs/reflex.py``) would have stopped the
+        arm is run again through ``step``'s own control loop, which the reflex changes.
         """
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 3 or actions.shape[2] != layout.ACTION_DIM:
@@ -496,24 +505,34 @@ class FrankaEnv(gym.Env):
         for s in range(samples):
             ctrl_state = start
             for h in range(horizon):
-                ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self.controller.plan_step(ctrl_state, actions[s, h])
+                ctrl_state, control[s, h * SUBSTEPS:(h + 1) * SUBSTEPS] = self.controller.plan_step(
+                    ctrl_state, actions[s, h])
             ends.append(ctrl_state)
         # The physics state leaves out the mocap bodies (the coaster), which travel with the controls, and the
         # solver's warm start, which is passed on.
         mocap = np.concatenate([self.data.mocap_pos.ravel(), self.data.mocap_quat.ravel()])
         control = np.concatenate([control, np.broadcast_to(mocap, control.shape[:2] + mocap.shape)], axis=2)
-        initial = np.empty(mujoco.mj_stateSize(self.model, self._state_spec))
-        mujoco.mj_getState(self.model, self.data, initial, self._state_spec)
+        initial = np.empty(mujoco.mj_stateSize(self.model, _ROLLOUT_STATE))
+        mujoco.mj_getState(self.model, self.data, initial, _ROLLOUT_STATE)
         nthread = nthread or min(os.cpu_count() or 1, samples)
         while len(self._rollout_data) < nthread:
             self._rollout_data.append(mujoco.MjData(self.model))
-        states, _ = mujoco_rollout.rollout(
+        states, sensordata = mujoco_rollout.rollout(
             self.model, self._rollout_data[:nthread], np.tile(initial, (samples, 1)), control,
             control_spec=_ROLLOUT_CONTROL, initial_warmstart=np.tile(self.data.qacc_warmstart, (samples, 1)))
+        stopped = self._reflex.stops(sensordata, SUBSTEPS)
         d, out = self._scratch, []
         for s in range(samples):
-            mujoco.mj_setState(self.model, d, states[s, -1], self._state_spec)
-            mujoco.mj_forward(self.model, d)  # contacts too, so every field of _task_metrics is current
+            if stopped[s]:
+                mujoco.mj_setState(self.model, d, initial, _ROLLOUT_STATE)
+                d.mocap_pos[:], d.mocap_quat[:], d.qacc_warmstart[:] = (self.data.mocap_pos, self.data.mocap_quat,
+                                                                       self.data.qacc_warmstart)
+                ends[s] = start
+                for h in range(horizon):
+                    ends[s] = self._execute(d, ends[s], actions[s, h])
+            else:
+                mujoco.mj_setState(self.model, d, states[s, -1], _ROLLOUT_STATE)
+                mujoco.mj_forward(self.model, d)  # contacts too, so every field of _task_metrics is current
             out.append(read(d, ends[s]))
         return out
 
@@ -534,13 +553,12 @@ class FrankaEnv(gym.Env):
     def is_grasped(self, data: mujoco.MjData | None = None) -> bool:
         """Both fingers touch the object (a real contact grasp, no weld)."""
         data = self.data if data is None else data
+        obj, fingers = self._object_geom_set, self._finger_geom_sets
         touching = [False, False]
-        for i in range(data.ncon):
-            contact = data.contact[i]
-            pair = (contact.geom1, contact.geom2)
-            if not (np.isin(pair, self._object_geoms).any()):
+        for pair in data.contact.geom.tolist():  # (ncon, 2) geom ids
+            if obj.isdisjoint(pair):
                 continue
             for side in (0, 1):
-                if np.isin(pair, self._finger_geoms[side]).any():
+                if not fingers[side].isdisjoint(pair):
                     touching[side] = True
         return touching[0] and touching[1]

@@ -6,7 +6,8 @@ One call per 0.25 s action: the action moves a *target* flange pose (previous ta
 the top-down pose: tilt of the hand axis at most ``MAX_TILT``, turn about the vertical at most ``MAX_YAW``).
 Damped-least-squares IK on the MuJoCo Jacobian, position first (orientation errors weigh ``ROTATION_WEIGHT`` m per
 rad), null-space pull toward the home posture, turns it into joint targets, solved from the previous ones; a tilted
-target they cannot reach gets its tilt cut back (``reachable_target``) rather than a jump to another joint branch.
+target they cannot reach gets its tilt cut back (``reachable_target``) rather than a jump to another joint branch,
+and a tilted hand's move that needs a joint to turn more than ``MAX_JOINT_SWING`` is cut back (``SWING_CUTS``).
 The joint position servos (gravity-compensated links, see ``assets/panda.xml``) follow a smooth-step interpolation
 from the previous joint target over the first 70 % of the step and hold for the rest (125 physics steps of 2 ms),
 with velocity feed-forward (the servo aims at q_ref + (kv / kp) dq_ref). Step contract (tested with random action
@@ -55,14 +56,18 @@ REACH_RADIUS = 0.7
 is reachable; beyond it the arm is nearly straight."""
 ROTATION_WEIGHT = 0.2
 """IK weight of an orientation error (m per rad): small, so an unreachable orientation never drags the position."""
-STEP_TOLERANCE = (0.05, 0.35)
-"""Measured flange vs target after each step: position (m) and orientation (rad) within these on the action streams
+STEP_TOLERANCE = (0.02, 0.15)
+"""Measured flange vs target after each step: position (m) and orientation (rad) within these on any action stream
 the contract test draws. Over 1 000 streams of 15 steps whose entries sit at the action bounds
-(``python -m vjepa_bench.evaluation.step_contract --streams 1000``): p99 3.5 mm and 0.015 rad with either hand;
-6 (Franka Hand) and 10 (Robotiq) of the 15 000 steps go beyond, at worst 5.5 cm and 6.2 cm; in the 4 of the first
-300 Robotiq streams, the IK's null-space pull towards the home posture turned joints 5 and 7 against each other
-(1.5-2.8 rad in one step) further than the servos follow (before the contact reflex: 7 and 16 steps, at worst 5.5 and 11.7 cm; before tilted targets
-were tilted back and lifted: 28 and 76 steps, at worst 15.7 and 21.4 cm)."""
+(``python -m vjepa_bench.evaluation.step_contract --streams 1000``), no step goes beyond: p99 3.2 mm (Robotiq) and
+3.4 mm (Franka Hand), at worst 5.0 and 6.0 mm and 0.063 and 0.072 rad. Before too-wide moves were cut back
+(``MAX_JOINT_SWING``) 10 and 6 steps went beyond 5 cm or 0.35 rad, at worst 6.2 and 5.5 cm."""
+MAX_JOINT_SWING = 1.0
+"""Largest change (rad) of any joint target in one step of a tilted hand. Near the wrist singularity (joint 6 close to
+pi) a small pose change can need joints 5 and 7 to turn 1.5-2.8 rad against each other, which the servos cannot follow
+in 0.25 s (they lagged 0.34-0.65 rad); such a move is cut back towards the previous target (``SWING_CUTS``)."""
+SWING_CUTS = (0.5, 0.25)
+"""Fractions of a too-wide move tried in turn; when none is narrow enough, the target and the joints stay."""
 HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
@@ -200,9 +205,11 @@ class ArmController:
 
     def plan_step(self, ctrl_state: ControllerState, action: np.ndarray) -> tuple[ControllerState, np.ndarray]:
         """Controller state after ``action`` and the (SUBSTEPS, nu) servo targets that execute it."""
-        pos, rot, grip, q_prev = ctrl_state
-        rot = bound_rotation(Rotation.from_euler("xyz", action[layout.ROTATION]) * rot)
-        pos, rot, q_new = self.reachable_target(pos + action[layout.POSITION], rot, q_prev)
+        start_pos, start_rot, grip, q_prev = ctrl_state
+        rot = bound_rotation(Rotation.from_euler("xyz", action[layout.ROTATION]) * start_rot)
+        pos, rot, q_new = self.reachable_target(start_pos + action[layout.POSITION], rot, q_prev)
+        if np.abs(q_new - q_prev).max() > MAX_JOINT_SWING and max(hand_tilt(rot), hand_tilt(start_rot)) > TILT_DEADBAND:
+            pos, rot, q_new = self._cut_back(ctrl_state, pos, rot)
         grip = float(np.clip(grip + action[layout.GRIPPER][0], 0.0, 1.0))
         ctrl = np.empty((SUBSTEPS, self.model.nu))
         ctrl[:, :NROBOT] = q_prev + _PROFILE[:, None] * (q_new - q_prev) + _PROFILE_RATE[:, None] * (
@@ -228,6 +235,20 @@ class ArmController:
                 if error_lower <= IK_TOLERANCE:
                     return lower_target, lower, q_lower
         return target, rotation, self._restart_from_home(target, rotation, q, error)
+
+    def _cut_back(
+        self, start: ControllerState, position: np.ndarray, rotation: Rotation
+    ) -> tuple[np.ndarray, Rotation, np.ndarray]:
+        """The largest of the ``SWING_CUTS`` fractions of the move from ``start``'s target to ``position`` /
+        ``rotation`` (position linear, orientation along the shortest arc) whose joint target stays within
+        ``MAX_JOINT_SWING`` of the previous one; if none, the target and the joints stay as they were."""
+        turn = (start.rotation.inv() * rotation).as_rotvec()
+        for fraction in SWING_CUTS:
+            rot = bound_rotation(start.rotation * Rotation.from_rotvec(fraction * turn))
+            pos, rot, q = self.reachable_target(start.position + fraction * (position - start.position), rot, start.q)
+            if np.abs(q - start.q).max() <= MAX_JOINT_SWING:
+                return pos, rot, q
+        return start.position.copy(), start.rotation, start.q.copy()
 
     def bounded_position(self, position: np.ndarray, rotation: Rotation) -> np.ndarray:
         """``position`` clipped to the workspace box, then raised until every fingertip clears the table (by

@@ -74,7 +74,7 @@ class FrankaReachEnv(FrankaEnv):
     * v1: fingers close along the base x axis (across the default view) and are drawn dark with their pads,
       off-white links under toned lights (no saturated areas), a closer default camera (0.85 m, elevation 25 deg);
       bounded target orientation (cone: tilt <= 29 deg, turn <= 60 deg) and position-first IK (the step contract
-      holds within ``controller.STEP_TOLERANCE`` on random action streams; rare extreme streams exceed it);
+      holds within ``controller.STEP_TOLERANCE`` on random action streams);
       fingertips stop 3 mm above the table; the closed gripper closes fully
       (closedness 1); goals and starts inside the view (ranges above); renderer teardown safe with many envs;
       non-finite camera values and ``step()`` before ``reset()`` are clear errors. Later in v1, the ``gripper``
@@ -90,7 +90,10 @@ class FrankaReachEnv(FrankaEnv):
       and threw the box off the table in 4 of 50 grasp-box episodes of the bundled model; 749 of the scripted
       oracle's 750 object-task baseline episodes unchanged, bit for bit); then the reflex reads two contact sensors
       on the hand (the same force to 1e-13 N; episodes unchanged, bit for bit) and ``get_sim_state`` keeps the
-      solver's warm start.
+      solver's warm start; then ``rollout`` (``sim_cem``'s rollouts) includes the reflex, bit for bit what ``step``
+      does; then a tilted hand's move that needs a joint to turn more than 1 rad in one step (near the wrist
+      singularity) is cut back to a half, a quarter or nothing, so the step contract holds on every extreme action
+      stream measured (top-down targets unchanged, bit for bit).
     * v0: initial version.
     """
 

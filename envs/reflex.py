@@ -40,7 +40,7 @@ _NET_FORCE = (1 << int(mujoco.mjtConDataField.mjCONDATA_FORCE), 3, 1)
 def add_hand_force_sensors(spec: mujoco.MjSpec) -> None:
     """Two contact sensors on the hand's subtree: the net force of every contact it takes part in, and of those
     between two of its own parts (pads closed on nothing). Their difference is the net force the world exerts on the
-    hand. Sensors do not change the physics."""
+    hand. Sensors do not change the physics, and ``mujoco.rollout`` records them, so rollouts see the reflex too."""
     body = mujoco.mjtObj.mjOBJ_XBODY
     spec.add_sensor(name=HAND_CONTACTS, type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=body, objname=HAND_BODY,
                     intprm=list(_NET_FORCE))
@@ -68,3 +68,12 @@ class ContactReflex:
         """Take one look; True when the force has stayed above ``REFLEX_FORCE`` for ``REFLEX_LOOKS`` looks."""
         self._looks_above = self._looks_above + 1 if self.hand_force(data) > REFLEX_FORCE else 0
         return self._looks_above >= REFLEX_LOOKS
+
+    def stops(self, sensordata: np.ndarray, substeps: int) -> np.ndarray:
+        """Which recorded rollouts the reflex would have stopped: ``sensordata`` (S, steps * substeps, nsensordata)
+        as ``mujoco.rollout`` records it, looked at as ``look`` does (every ``CHECK_EVERY``-th substep, the count
+        starting again with each control step). Returns (S,) bool."""
+        force = np.linalg.norm(sensordata[..., self._all] - sensordata[..., self._own], axis=-1)
+        looks = force.reshape(len(force), -1, substeps)[..., CHECK_EVERY - 1::CHECK_EVERY] > REFLEX_FORCE
+        runs = np.lib.stride_tricks.sliding_window_view(looks, REFLEX_LOOKS, axis=-1).all(axis=-1)
+        return runs.any(axis=(1, 2))

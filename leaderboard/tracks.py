@@ -73,18 +73,23 @@ def track(name: str) -> Track:
 
 
 def _task_file_sha256(path: Path) -> str:
-    """sha256 of an asset's bytes, or of a Python file's code: its syntax tree without docstrings, so that
-    rewording a comment or a docstring leaves the task version (and every entry bound to it) valid."""
+    """sha256 of an asset's bytes, or of a Python file's code: its syntax tree without bare strings (docstrings of
+    modules, classes and functions, and those under constants), so that rewording a comment or a docstring leaves
+    the task version (and every entry bound to it) valid."""
     if path.suffix != ".py":
         return hashlib.sha256(path.read_bytes()).hexdigest()
     tree = ast.parse(path.read_bytes(), str(path))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
+        if isinstance(body, list):
+            node.body = [s for s in body if not _is_bare_string(s)] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def _is_bare_string(statement: ast.AST) -> bool:
+    """Whether ``statement`` is a string on its own (a docstring): it does nothing when run."""
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str))
 
 
 def env_files() -> list[Path]:

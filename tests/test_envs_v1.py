@@ -150,9 +150,23 @@ back and a tilted hand more clearance: 10.9 cm (Robotiq: tipped pads dragged on 
 the IK jumped 1.9 rad to the home posture's joint branch)."""
 
 
+WRIST_SWING_STREAM = extreme_streams(2, 15, 0)[1]
+"""A stream that went 3.5 cm and 0.67 rad off at its step 8 (Robotiq) before too-wide moves were cut back: near the
+wrist singularity the IK turned joints 5 and 7 against each other by more than the servos follow in one step."""
+
+
+def _moved_no_further(start, requested, reached) -> bool:
+    """Whether the target ``reached`` lies no further from the ``start`` target than ``requested`` does, in
+    position and in orientation (a move cut back by ``controller.SWING_CUTS``)."""
+    (p0, r0), (p1, r1), (p2, r2) = start, requested, reached
+    return (np.linalg.norm(p2 - p0) <= np.linalg.norm(p1 - p0) + 1e-9
+            and (r0.inv() * r2).magnitude() <= (r0.inv() * r1).magnitude() + 1e-6)
+
+
 @pytest.mark.parametrize("gripper", scene.GRIPPERS)
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @example(stream=TILT_TO_THE_TABLE, seed=0)
+@example(stream=list(WRIST_SWING_STREAM[1]), seed=WRIST_SWING_STREAM[0])
 @example(stream=list(REPAIRED_STREAMS[0][1]), seed=REPAIRED_STREAMS[0][0])
 @example(stream=list(REPAIRED_STREAMS[1][1]), seed=REPAIRED_STREAMS[1][0])
 @given(stream=action_streams, seed=st.integers(0, 1000))
@@ -160,19 +174,43 @@ def test_step_contract_holds_for_any_action_stream(gripper, stream, seed):
     env = _CONTRACT_ENVS[gripper]
     env.reset(seed=seed)
     for action in stream:
-        previous = env.target_pose()
+        previous, q_previous = env.target_pose(), env._controller_state().q
         env.step(action)
         position, rotation, closedness = env.target_pose()
         clipped = layout.checked_action(action)  # what step() applies: float64, clipped
         requested = controller.bound_rotation(Rotation.from_euler("xyz", clipped[3:6]) * previous[1])
         # the requested orientation, or (out of reach) the same turn with the tilt cut in quarters
-        assert min((controller.tilted_back(requested, f) * rotation.inv()).magnitude()
-                   for f in (1.0, 0.75, 0.5, 0.25, 0.0)) < 1e-5
-        np.testing.assert_allclose(position, env.controller.bounded_position(previous[0] + clipped[:3], rotation), atol=1e-6)
+        tilted = min((controller.tilted_back(requested, f) * rotation.inv()).magnitude()
+                     for f in (1.0, 0.75, 0.5, 0.25, 0.0)) < 1e-5
+        bounded = env.controller.bounded_position(previous[0] + clipped[:3], rotation)
+        if not (tilted and np.allclose(position, bounded, atol=1e-6)):  # or a too-wide move, cut back
+            assert np.abs(env._controller_state().q - q_previous).max() <= controller.MAX_JOINT_SWING
+            assert _moved_no_further(previous[:2], (bounded, requested), (position, rotation))
         assert closedness == pytest.approx(np.clip(previous[2] + clipped[6], 0.0, 1.0))
         position_tol, rotation_tol = controller.STEP_TOLERANCE
         position_error, rotation_error = step_errors(env)
         assert position_error < position_tol and rotation_error < rotation_tol
+
+
+def test_a_move_the_wrist_cannot_follow_in_one_step_is_cut_back(monkeypatch):
+    env = _CONTRACT_ENVS["robotiq_2f85"]
+    seed, stream = WRIST_SWING_STREAM
+
+    def worst_error_and_swing() -> tuple[float, float]:
+        env.reset(seed=seed)
+        worst, swing = 0.0, 0.0
+        for action in stream:
+            q_previous = env._controller_state().q
+            env.step(action)
+            worst = max(worst, step_errors(env)[0])
+            swing = max(swing, np.abs(env._controller_state().q - q_previous).max())
+        return worst, swing
+
+    worst, swing = worst_error_and_swing()
+    assert worst < 0.01 and swing <= controller.MAX_JOINT_SWING
+    monkeypatch.setattr(controller, "MAX_JOINT_SWING", np.inf)  # the controller without the cut-back
+    worst, swing = worst_error_and_swing()
+    assert worst > controller.STEP_TOLERANCE[0] and swing > 1.5
 
 
 def test_an_out_of_reach_tilted_target_is_tilted_back_not_jumped_to():

@@ -316,3 +316,5 @@ def test_task_code_hash_ignores_comments_and_docstrings_but_not_code(tmp_path):
     reworded = code_hash('"""The task, reworded."""\n\ndef reward(d):\n    """Minus the distance."""\n    return -d\n')
     changed = code_hash('"""A task."""\n\ndef reward(d):\n    """Negative distance."""\n    return -2 * d\n')
     assert base == reworded and base != changed
+    constant = code_hash('LIMIT = 0.05\n"""Metres."""\n')
+    assert constant == code_hash('LIMIT = 0.05\n"""Metres, reworded."""\n') != code_hash('LIMIT = 0.06\n"""Metres."""\n')

@@ -162,7 +162,7 @@ def test_the_hand_sensors_measure_the_net_force_of_the_world_on_the_hand(gripper
     env.close()
 
 
-def test_a_rollout_ends_where_step_does_unless_the_reflex_stops_the_arm(monkeypatch):
+def test_a_rollout_ends_where_step_does_when_the_reflex_stops_the_arm(monkeypatch):
     env = make(gripper="robotiq_2f85", object="box")
     env.reset(seed=3001)
     x, y, z, grip = PRESSED_CLOSED_HAND[3001][0]
@@ -170,17 +170,17 @@ def test_a_rollout_ends_where_step_does_unless_the_reflex_stops_the_arm(monkeypa
     pressing = [np.array([x, y, z, 0, 0, 0, g]) for x, y, z, g in PRESSED_CLOSED_HAND[3001][1:3]]
     actions = np.stack([pressing, [np.array([0, 0, 0.05, 0, 0, 0, 0.0])] * 2])  # (2 samples, 2 steps, 7)
     snapshot = env.get_sim_state()
-    rolled = env.rollout(actions, lambda data, end: data.qpos.copy())
+    rolled = env.rollout(actions, lambda data, end: (data.qpos.copy(), end))
     looks, look = [], env._reflex.look
     monkeypatch.setattr(env._reflex, "look", lambda data: looks.append(look(data)) or looks[-1])
-    stopped, same = [], []
-    for qpos, sequence in zip(rolled, actions):
+    stopped = []
+    for (qpos, end), sequence in zip(rolled, actions):
         env.set_sim_state(snapshot)
         looks.clear()
         for action in sequence:
             env.step(action)
         stopped.append(any(looks))
-        same.append(np.array_equal(qpos, env.data.qpos))
+        np.testing.assert_array_equal(qpos, env.data.qpos)  # bit for bit, the stopped sample included
+        np.testing.assert_array_equal(end.position, env.target_pose()[0])
     assert stopped == [True, False]
-    assert same == [False, True]  # bit for bit where the reflex stays out of it; the rollouts leave it out
     env.close()
