@@ -488,9 +488,9 @@ class FrankaEnv(gym.Env):
         with an ``MjData`` at the state the sequence ends in (``mj_forward`` done; reused for the next sample) and
         the controller state there. The servo targets are planned per sample and the physics runs in C
         (``mujoco.rollout``, ``nthread`` threads, default: up to the number of CPUs), from this state's warm start and
-        with the mocap bodies where they are. A
-        sample whose recorded hand force shows that the contact reflex (``envs/reflex.py``) would have stopped the
-        arm is run again through ``step``'s own control loop, which the reflex changes.
+        with the mocap bodies where they are. A sample whose recorded hand force shows that the contact reflex
+        (``envs/reflex.py``) would have stopped the arm is run again through ``step``'s own control loop, which the
+        reflex changes.
         """
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 3 or actions.shape[2] != layout.ACTION_DIM:
