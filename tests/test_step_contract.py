@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vjepa_bench import layout
+from vjepa_bench.envs import controller
 from vjepa_bench.evaluation import step_contract
 
 
@@ -32,6 +33,20 @@ def test_the_report_measures_every_step(capsys):
     assert report["position_m"]["max"] == report["worst"]["position_error"]
     assert report["worst"]["stream"] in (0, 1) and report["worst"]["step"] in (0, 1, 2)
     assert report["position_m"]["max"] < 0.05  # short streams from the start pose stay close
+
+
+def test_the_report_counts_what_the_controller_made_of_each_action(capsys, monkeypatch):
+    def targets() -> dict[str, int]:
+        step_contract.main(["--streams", "2", "--length", "15"])  # stream 1 asks the wrist for too wide a swing
+        report = json.loads(capsys.readouterr().out)
+        assert sum(report["targets"].values()) == report["steps"] == 30
+        return report["targets"]
+
+    counted = targets()
+    assert counted["as asked"] > 0 and counted["cut back"] + counted["held"] > 0
+    monkeypatch.setattr(controller, "MAX_JOINT_SWING", np.inf)  # the controller without the cut-back
+    counted = targets()
+    assert counted["cut back"] == counted["held"] == 0
 
 
 @pytest.mark.parametrize("argv, flag", [(["--streams", "0"], "--streams"), (["--gripper", "umi"], "--gripper")])

@@ -9,8 +9,8 @@ included.
 
 ``python -m vjepa_bench.evaluation.step_contract [--gripper franka_hand|robotiq_2f85] [--streams 200]
 [--length 15] [--seed 0]`` prints, as JSON, the position (m) and orientation (rad) errors' p50, p99 and maximum, how
-many steps exceed ``controller.STEP_TOLERANCE``, and the worst step: its stream, its step and whether a finger
-touched the table there.
+many steps exceed ``controller.STEP_TOLERANCE``, how many steps the controller took as asked or changed
+(``target_outcome``), and the worst step: its stream, its step and whether a finger touched the table there.
 """
 
 from __future__ import annotations
@@ -50,6 +50,28 @@ def step_errors(env: Any) -> tuple[float, float]:
     return float(np.linalg.norm(measured[:3] - position)), float(rotation_error)
 
 
+OUTCOMES = ("as asked", "tilted back", "cut back", "held")
+"""What the controller made of an action (``target_outcome``)."""
+
+
+def target_outcome(env: Any, previous: tuple[np.ndarray, Rotation], action: np.ndarray) -> str:
+    """How the controller turned ``action`` into the target it holds now, from the ``previous`` target (position,
+    orientation): ``"as asked"`` (moved by the clipped action, inside the workspace and the orientation cone),
+    ``"tilted back"`` (the same turn with the tilt cut in quarters: out of reach), ``"held"`` (the target stayed:
+    every cut of a too-wide move was still too wide) or ``"cut back"`` (a shorter move, ``controller.SWING_CUTS``)."""
+    position, rotation, _ = env.target_pose()
+    clipped = layout.checked_action(action)
+    requested = controller.bound_rotation(Rotation.from_euler("xyz", clipped[layout.ROTATION]) * previous[1])
+    if np.allclose(position, env.controller.bounded_position(previous[0] + clipped[layout.POSITION], rotation),
+                   atol=1e-6):
+        for fraction in (1.0, 0.75, 0.5, 0.25, 0.0):
+            if (controller.tilted_back(requested, fraction) * rotation.inv()).magnitude() < 1e-5:
+                return "as asked" if fraction == 1.0 else "tilted back"
+    if np.array_equal(position, previous[0]) and (previous[1] * rotation.inv()).magnitude() < 1e-12:
+        return "held"
+    return "cut back"
+
+
 def touches_table(env: Any) -> bool:
     """Whether any geom of the gripper is in contact with the table top."""
     table = env.model.geom("table_top").id
@@ -64,12 +86,14 @@ def step_contract(gripper: str, streams: int, length: int, seed: int) -> dict[st
     if streams < 1 or length < 1:
         raise UsageError(f"--streams {streams} and --length {length} must both be at least 1")
     env = make_env("vjepa_bench/FrankaReach-v1", image_size=64, gripper=gripper).unwrapped  # no time limit
-    errors, worst = [], None
+    errors, worst, outcomes = [], None, dict.fromkeys(OUTCOMES, 0)
     try:
         for index, (reset_seed, actions) in enumerate(extreme_streams(streams, length, seed)):
             env.reset(seed=reset_seed)
             for step, action in enumerate(actions):
+                previous = env.target_pose()[:2]
                 env.step(action)
+                outcomes[target_outcome(env, previous, action)] += 1
                 position_error, rotation_error = step_errors(env)
                 errors.append((position_error, rotation_error))
                 if worst is None or position_error > worst["position_error"]:
@@ -88,6 +112,7 @@ def step_contract(gripper: str, streams: int, length: int, seed: int) -> dict[st
         "rotation_rad": _percentiles(rotation),
         "step_tolerance": list(tolerance),
         "steps_beyond_tolerance": int(((position >= tolerance[0]) | (rotation >= tolerance[1])).sum()),
+        "targets": outcomes,
         "worst": worst,
     }
 
