@@ -459,9 +459,13 @@ class FrankaEnv(gym.Env):
     # ------------------------------------------------------------------------------------- privileged API
     def get_sim_state(self) -> dict[str, Any]:
         """Everything needed to restore this exact moment: physics state, controller targets, step count."""
+        return {"physics": self._physics_snapshot(), "controller": self._controller_state(), "elapsed": self._elapsed}
+
+    def _physics_snapshot(self) -> np.ndarray:
+        """``self.data``'s state as ``_SNAPSHOT_STATE`` keeps it (warm start and mocap bodies included)."""
         physics = np.empty(mujoco.mj_stateSize(self.model, _SNAPSHOT_STATE))
         mujoco.mj_getState(self.model, self.data, physics, _SNAPSHOT_STATE)
-        return {"physics": physics, "controller": self._controller_state(), "elapsed": self._elapsed}
+        return physics
 
     def set_sim_state(self, state: dict[str, Any]) -> None:
         """Restore a ``get_sim_state`` snapshot (then recompute derived quantities)."""
@@ -521,12 +525,11 @@ class FrankaEnv(gym.Env):
             self.model, self._rollout_data[:nthread], np.tile(initial, (samples, 1)), control,
             control_spec=_ROLLOUT_CONTROL, initial_warmstart=np.tile(self.data.qacc_warmstart, (samples, 1)))
         stopped = self._reflex.stops(sensordata, SUBSTEPS)
+        snapshot = self._physics_snapshot() if stopped.any() else None
         d, out = self._scratch, []
         for s in range(samples):
             if stopped[s]:
-                mujoco.mj_setState(self.model, d, initial, _ROLLOUT_STATE)
-                d.mocap_pos[:], d.mocap_quat[:], d.qacc_warmstart[:] = (self.data.mocap_pos, self.data.mocap_quat,
-                                                                       self.data.qacc_warmstart)
+                mujoco.mj_setState(self.model, d, snapshot, _SNAPSHOT_STATE)
                 ends[s] = start
                 for h in range(horizon):
                     ends[s] = self._execute(d, ends[s], actions[s, h])

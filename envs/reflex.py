@@ -58,7 +58,12 @@ class ContactReflex:
 
     def hand_force(self, data: mujoco.MjData) -> float:
         """Magnitude (N) of the net contact force on the hand after the last physics step."""
-        return float(np.linalg.norm(data.sensordata[self._all] - data.sensordata[self._own]))
+        return float(self._net_force(data.sensordata))
+
+    def _net_force(self, sensordata: np.ndarray) -> np.ndarray:
+        """Magnitude (N) of the world's net contact force on the hand for sensor readings ``(..., nsensordata)``:
+        one formula for ``look`` and ``stops``, so a rollout is rerun exactly when ``step`` would stop."""
+        return np.linalg.norm(sensordata[..., self._all] - sensordata[..., self._own], axis=-1)
 
     def reset(self) -> None:
         """Forget earlier looks (at the start of every control step)."""
@@ -73,7 +78,7 @@ class ContactReflex:
         """Which recorded rollouts the reflex would have stopped: ``sensordata`` (S, steps * substeps, nsensordata)
         as ``mujoco.rollout`` records it, looked at as ``look`` does (every ``CHECK_EVERY``-th substep, the count
         starting again with each control step). Returns (S,) bool."""
-        force = np.linalg.norm(sensordata[..., self._all] - sensordata[..., self._own], axis=-1)
+        force = self._net_force(sensordata)
         looks = force.reshape(len(force), -1, substeps)[..., CHECK_EVERY - 1::CHECK_EVERY] > REFLEX_FORCE
         runs = np.lib.stride_tricks.sliding_window_view(looks, REFLEX_LOOKS, axis=-1).all(axis=-1)
         return runs.any(axis=(1, 2))
