@@ -1,12 +1,15 @@
 """The AC predictor's fast path against its reference path: cached RoPE tables, the de-interleaved RoPE, the
-context embedded once for a batch that shares it, in-place residuals; random seeded weights, float32, CPU."""
+context embedded once for a batch that shares it (and its one-step attention merged per sample), in-place
+residuals, oneDNN matmuls with packed weights; random seeded weights, float32, CPU."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from vjepa_bench.models import build_ac_predictor
+from vjepa_bench.models import blocks, build_ac_predictor
+from vjepa_bench.models.ac_predictor import shared_context_attention
 from vjepa_bench.models.rope import (
     RopeTables,
     apply_rope,
@@ -126,6 +129,68 @@ def test_rope_cache_is_reused_and_rebuilt_for_a_new_shape() -> None:
     assert len(predictor._cache) <= 17
     rebuilt = predictor._step_tables(1, cpu)[0]
     assert torch.equal(rebuilt.cos, tables.cos) and torch.equal(rebuilt.sin, tables.sin)
+
+
+# ------------------------------------------------------------------------------------------- kernels
+
+
+@pytest.mark.parametrize("loudness", [1.0, 30.0])
+@pytest.mark.parametrize("patches", [1, 9])
+def test_shared_context_attention_equals_attention_over_the_whole_sequence(loudness: float, patches: int) -> None:
+    """Against SDPA over the batch's full sequences; ``loudness`` scales the queries so some scores reach ~100
+    and one side (a sample's own keys, or the shared ones) takes nearly all of a query's weight."""
+    generator = torch.Generator().manual_seed(3)
+    batch, cond, heads, hd = 5, 2, 3, 16
+    q_c, k_c, v_c = (torch.randn(batch, cond, heads, hd, generator=generator) for _ in range(3))
+    q_p, k_p, v_p = (torch.randn(patches, heads, hd, generator=generator) for _ in range(3))
+    q_c, q_p = loudness * q_c, loudness * q_p
+    k_c[0] *= 3  # sample 0's own keys dominate, the rest compete with the shared ones
+
+    def whole(c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:  # (B, c + n, H, hd) -> head-major
+        return torch.cat((c, p.expand(batch, -1, -1, -1)), dim=1).transpose(1, 2)
+
+    expected = F.scaled_dot_product_attention(whole(q_c, q_p), whole(k_c, k_p), whole(v_c, v_p)).transpose(1, 2)
+    with torch.inference_mode():
+        got = shared_context_attention(q_c, k_c, v_c, q_p, k_p, v_p)
+    assert got.shape == (batch, cond + patches, heads, hd)
+    assert (got - expected).abs().max().item() <= ATOL
+
+
+@pytest.mark.skipif(not blocks._ONEDNN_LINEAR, reason="this torch build has no oneDNN linear op")
+def test_onednn_linear_equals_f_linear_and_repacks_a_changed_weight() -> None:
+    generator = torch.Generator().manual_seed(4)
+    layer = torch.nn.Linear(24, 40)
+    x = torch.randn(3, 7, 24, generator=generator)
+    with torch.inference_mode():
+        first = blocks.linear(x, layer.weight, layer.bias, owner=layer)
+        assert layer._onednn_weight[0] is layer.weight  # the packed form is cached on the owner
+        assert (first - F.linear(x, layer.weight, layer.bias)).abs().max().item() <= ATOL
+        fused = blocks.linear(x, layer.weight, layer.bias, gelu=True, owner=layer)
+        assert (fused - F.gelu(F.linear(x, layer.weight, layer.bias))).abs().max().item() <= ATOL
+    with torch.no_grad():
+        layer.weight.mul_(-2)  # in place: a new version
+    with torch.inference_mode():
+        assert (blocks.linear(x, layer.weight, layer.bias, owner=layer) - F.linear(x, layer.weight, layer.bias)).abs().max().item() <= ATOL
+    layer.weight.data = torch.randn(40, 24, generator=generator)  # replaced storage, same Parameter object
+    with torch.inference_mode():
+        assert (blocks.linear(x, layer.weight, layer.bias, owner=layer) - F.linear(x, layer.weight, layer.bias)).abs().max().item() <= ATOL
+    leaf = x.clone().requires_grad_()  # under autograd: the plain op, so gradients flow
+    blocks.linear(leaf, layer.weight, layer.bias, gelu=True, owner=layer).sum().backward()
+    assert leaf.grad is not None and layer.weight.grad is not None
+
+
+def test_fast_forward_follows_weights_changed_after_a_call() -> None:
+    """The caches (de-interleaved qkv rows, packed weights) are rebuilt when the weights change, e.g. a training
+    step or ``load_state_dict`` between planning calls."""
+    predictor = _predictor()
+    z, actions, states = _inputs(predictor, 6, 1, shared=True)
+    with torch.inference_mode():
+        before = predictor(z, actions, states)
+    predictor.load_state_dict(_predictor(seed=7).state_dict())
+    with torch.inference_mode():
+        after, reference = predictor(z, actions, states), predictor.forward_reference(z, actions, states)
+    assert (after - reference).abs().max().item() <= ATOL
+    assert (after - before).abs().max().item() > 0.1
 
 
 # ------------------------------------------------------------------------------------------- whole predictor

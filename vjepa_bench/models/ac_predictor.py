@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .blocks import Block, init_transformer_weights
+from .blocks import Block, init_transformer_weights, linear
 from .presets import ACPredictorConfig, ac_predictor_config
 from .rope import RopeTables, rope_tables
 
@@ -131,10 +131,11 @@ class ACPredictor(nn.Module):
 
     def forward_fast(self, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """``forward_reference`` with cached per-dtype RoPE tables, a RoPE without the pair-swap copy
-        (``SelfAttention.forward_fast``) and, when ``z`` is one context shared by the batch (an ``expand``ed
-        tensor, batch stride 0, as ``LatentRolloutEnergy`` passes it), the context embedded once: the patch
-        tokens' ``predictor_embed`` and, in the first block (where they are still identical across the batch),
-        their ``norm1``, ``qkv`` and RoPE run at batch 1 and are broadcast."""
+        (``SelfAttention.forward_fast``), oneDNN matmuls on the CPU (``blocks.linear``) and, when ``z`` is one
+        context shared by the batch (an ``expand``ed tensor, batch stride 0, as ``LatentRolloutEnergy`` passes
+        it), the context embedded once: the patch tokens' ``predictor_embed`` and, in the first block (where they
+        are still identical across the batch), their ``norm1``, ``qkv`` and RoPE run at batch 1 and are broadcast;
+        at one step without autograd their attention too (``shared_context_attention``)."""
         steps = self._check(z, actions, states)
         b, n = z.shape[0], self.tokens_per_frame
         tables, mask = self._step_tables(steps, z.device)
@@ -148,7 +149,9 @@ class ACPredictor(nn.Module):
         for blk in blocks:
             x = blk.forward_fast(x, rope=tables, attn_mask=mask)
         x = x.view(b, steps, n + NUM_COND_TOKENS, -1)[:, :, NUM_COND_TOKENS:].flatten(1, 2)  # (B, T*n, P)
-        return self.predictor_proj(self.predictor_norm(x))
+        return linear(
+            self.predictor_norm(x), self.predictor_proj.weight, self.predictor_proj.bias, owner=self.predictor_proj
+        )
 
     @staticmethod
     def _first_block_shared(
@@ -160,7 +163,8 @@ class ACPredictor(nn.Module):
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
         """``blk.forward_fast(x)`` for ``x (B, T*(2+n), P)`` = per step ``[cond (B, T, 2, P), patches (1, T, n, P)]``:
-        the patch tokens' ``norm1``, ``qkv`` and RoPE at batch 1, broadcast into the attention's inputs."""
+        the patch tokens' ``norm1``, ``qkv`` and RoPE at batch 1, broadcast into the attention's inputs (at one
+        step in inference, merged into each sample's attention without the broadcast copies)."""
         b, steps = cond.shape[:2]
         n = patches.shape[2]
         attn = blk.attn
@@ -168,6 +172,11 @@ class ACPredictor(nn.Module):
         rope = tables.fast(cond.dtype, 2 * heads).view(steps, NUM_COND_TOKENS + n)  # (T, 2+n, 2H, hd), ...
         qk_c, v_c = attn.qkv_fast(blk.norm1(cond), rope.rows((slice(None), slice(None, NUM_COND_TOKENS))))
         qk_p, v_p = attn.qkv_fast(blk.norm1(patches), rope.rows((slice(None), slice(NUM_COND_TOKENS, None))))
+        if steps == 1 and blk.in_place_ok(x):
+            qk_c, qk_p = qk_c[:, 0].unflatten(2, (2, heads)), qk_p[0, 0].unflatten(1, (2, heads))
+            out = shared_context_attention(qk_c[:, :, 0], qk_c[:, :, 1], v_c[:, 0], qk_p[:, 0], qk_p[:, 1], v_p[0, 0])
+            attn.project(out, residual=x)
+            return blk.add_mlp(x)
         tokens = steps * (NUM_COND_TOKENS + n)
         qk = torch.cat((qk_c, qk_p.expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, 2, heads, hd)
         v = torch.cat((v_c, v_p.expand(b, -1, -1, -1, -1)), dim=2).view(b, tokens, heads, hd)
@@ -176,6 +185,51 @@ class ACPredictor(nn.Module):
         else:
             x = x + attn.attend(qk[:, :, 0], qk[:, :, 1], v, mask)
         return blk.add_mlp(x)
+
+
+def shared_context_attention(
+    q_c: torch.Tensor,
+    k_c: torch.Tensor,
+    v_c: torch.Tensor,
+    q_p: torch.Tensor,
+    k_p: torch.Tensor,
+    v_p: torch.Tensor,
+) -> torch.Tensor:
+    """Attention of one time step, ``[c conditioning tokens (B, c, H, hd) per sample, n patch tokens (n, H, hd)
+    shared by the batch]``, every token over all ``c + n`` (no mask) -> token-major ``(B, c + n, H, hd)``.
+
+    The batch's copies of the patches are never made: the patch queries' scores against the patch keys, their
+    softmax normaliser and weighted values are computed once, then merged with each sample's ``c`` keys by the
+    log-sum-exp rule (``docs/conventions.md#ac-predictor``). Inference only (in-place updates).
+    """
+    b, c = q_c.shape[:2]
+    n = q_p.shape[0]
+    scale = q_p.shape[-1] ** -0.5
+    # patch queries x patch keys, once
+    scores = torch.einsum("ihd,jhd->ihj", q_p, k_p).mul_(scale)  # (n, H, n)
+    top = scores.amax(-1)  # (n, H)
+    weights = scores.sub_(top.unsqueeze(-1)).exp_()  # (n, H, n)
+    total = weights.sum(-1)  # (n, H)
+    weighted = torch.einsum("ihj,jhd->ihd", weights, v_p)  # (n, H, hd)
+    # patch queries x each sample's conditioning keys, merged in
+    cond_scores = torch.einsum("ihd,bkhd->bihk", q_p, k_c).mul_(scale)  # (B, n, H, c)
+    new_top = torch.maximum(cond_scores.amax(-1), top)  # (B, n, H)
+    rescale = (top - new_top).exp_()  # (B, n, H): exp(old max - new max)
+    cond_weights = cond_scores.sub_(new_top.unsqueeze(-1)).exp_()  # (B, n, H, c)
+    denominator = torch.addcmul(cond_weights.sum(-1), rescale, total)  # (B, n, H)
+    out = q_c.new_empty(b, c + n, *q_p.shape[1:])
+    patches = out[:, c:]
+    torch.mul(rescale.unsqueeze(-1), weighted, out=patches)
+    for k in range(c):
+        patches.addcmul_(cond_weights[..., k : k + 1], v_c[:, k : k + 1])
+    patches.div_(denominator.unsqueeze(-1))
+    # the conditioning queries over all keys (c per sample: small)
+    keys = torch.cat((torch.einsum("bkhd,blhd->bkhl", q_c, k_c), torch.einsum("bkhd,jhd->bkhj", q_c, k_p)), -1)
+    probs = keys.mul_(scale).softmax(-1)  # (B, c, H, c + n)
+    out[:, :c] = torch.einsum("bkhl,blhd->bkhd", probs[..., :c], v_c) + torch.einsum(
+        "bkhj,jhd->bkhd", probs[..., c:], v_p
+    )
+    return out
 
 
 def build_ac_predictor(name: str = "vjepa2_ac_vitg", **overrides: Any) -> ACPredictor:
