@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vjepa_bench.models import blocks, build_ac_predictor
+from vjepa_bench.models import ac_predictor, blocks, build_ac_predictor
 from vjepa_bench.models.ac_predictor import shared_context_attention
 from vjepa_bench.models.rope import (
     RopeTables,
@@ -213,6 +213,29 @@ def test_fast_forward_equals_reference(steps: int, batch: int, shared: bool) -> 
     assert torch.equal(z, z_before)  # in-place residuals never touch the input
     with torch.no_grad():
         assert (predictor(z, actions, states, fast=False) - reference).abs().max().item() == 0
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_batch_run_in_chunks_equals_one_run(monkeypatch, steps: int, shared: bool) -> None:
+    """7 samples of 18 tokens per step against a budget of 40 tokens per step: 4 chunks of 2, 2, 2 and 1."""
+    predictor = _predictor()
+    z, actions, states = _inputs(predictor, 7, steps, shared)
+    with torch.inference_mode():
+        whole = predictor(z, actions, states)
+        reference = predictor.forward_reference(z, actions, states)
+    monkeypatch.setattr(ac_predictor, "CPU_CHUNK_TOKENS", 40 * steps)
+    calls = []
+    inner = predictor._forward_fast
+    monkeypatch.setattr(predictor, "_forward_fast", lambda *args: calls.append(args[0].shape[0]) or inner(*args))
+    with torch.inference_mode():
+        chunked = predictor(z, actions, states)
+    assert calls == [2, 2, 2, 1]
+    assert (chunked - whole).abs().max().item() <= 1e-6
+    assert (chunked - reference).abs().max().item() <= ATOL
+    a = actions.clone().requires_grad_()  # under autograd too (cem_grad)
+    predictor(z, a, states).square().mean().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
 
 
 def test_fast_forward_equals_reference_at_the_bundled_width() -> None:
