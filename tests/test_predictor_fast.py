@@ -4,6 +4,9 @@ residuals, oneDNN matmuls with packed weights; random seeded weights, float32, C
 
 from __future__ import annotations
 
+import copy
+import io
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -163,7 +166,7 @@ def test_onednn_linear_equals_f_linear_and_repacks_a_changed_weight() -> None:
     x = torch.randn(3, 7, 24, generator=generator)
     with torch.inference_mode():
         first = blocks.linear(x, layer.weight, layer.bias, owner=layer)
-        assert layer._onednn_weight[0] is layer.weight  # the packed form is cached on the owner
+        assert blocks.derived_weights(layer)._entries["onednn"][0] is layer.weight  # packed, cached on the owner
         assert (first - F.linear(x, layer.weight, layer.bias)).abs().max().item() <= ATOL
         fused = blocks.linear(x, layer.weight, layer.bias, gelu=True, owner=layer)
         assert (fused - F.gelu(F.linear(x, layer.weight, layer.bias))).abs().max().item() <= ATOL
@@ -191,6 +194,14 @@ def test_fast_forward_follows_weights_changed_after_a_call() -> None:
         after, reference = predictor(z, actions, states), predictor.forward_reference(z, actions, states)
     assert (after - reference).abs().max().item() <= ATOL
     assert (after - before).abs().max().item() > 0.1
+    twin = copy.deepcopy(predictor)  # the caches are not copied (oneDNN's packed weights have no storage)...
+    saved = io.BytesIO()
+    torch.save(predictor, saved)  # ...nor pickled
+    saved.seek(0)
+    loaded = torch.load(saved, weights_only=False)
+    with torch.inference_mode():
+        for other in (twin, loaded):
+            assert (other(z, actions, states) - after).abs().max().item() <= 1e-6
 
 
 # ------------------------------------------------------------------------------------------- whole predictor

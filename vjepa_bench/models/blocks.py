@@ -7,6 +7,8 @@ Parameter names follow the official checkpoints (``norm1``, ``attn.qkv``, ``attn
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,14 +41,35 @@ def _weight_key(t: torch.Tensor) -> tuple[int, int]:
         return t.data_ptr(), -1
 
 
-def _onednn_packed(owner: nn.Module, weight: torch.Tensor) -> torch.Tensor:
-    """``weight`` reordered into oneDNN's blocked layout (the same values; its matmuls run ~3 % faster), cached on
-    ``owner`` until ``owner`` is given another weight tensor or this one changes (in place or by ``.data``)."""
-    hit = getattr(owner, "_onednn_weight", None)
-    if hit is None or hit[0] is not weight or hit[1] != _weight_key(weight):
-        hit = (weight, _weight_key(weight), torch.ops.mkldnn._reorder_linear_weight(weight))
-        owner._onednn_weight = hit  # a plain attribute: not a parameter or buffer, never saved
-    return hit[2]
+class DerivedWeights:
+    """Tensors derived from a module's weights (a row-permuted copy, oneDNN's packed form), each kept until its
+    source weight is replaced or changes. Never copied or saved: a deep copy or an unpickled module starts empty
+    (oneDNN's packed tensors have no storage to copy)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[torch.Tensor, tuple[int, int], torch.Tensor]] = {}
+
+    def get(self, name: str, source: torch.Tensor, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The tensor ``make()`` built from ``source``, rebuilt when ``source`` is another tensor or has changed."""
+        hit = self._entries.get(name)
+        if hit is None or hit[0] is not source or hit[1] != _weight_key(source):
+            with torch.inference_mode(False), torch.no_grad():  # a plain tensor, usable in and out of inference mode
+                hit = self._entries[name] = (source, _weight_key(source), make())
+        return hit[2]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DerivedWeights:
+        return DerivedWeights()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return DerivedWeights, ()
+
+
+def derived_weights(owner: nn.Module) -> DerivedWeights:
+    """``owner``'s ``DerivedWeights`` (a plain attribute: not a parameter or buffer, not in its state dict)."""
+    cache = owner.__dict__.get("_derived_weights")
+    if cache is None:
+        cache = owner._derived_weights = DerivedWeights()
+    return cache
 
 
 def linear(
@@ -61,7 +84,9 @@ def linear(
     matmul at the AC predictor's shapes on the AMD CPUs we measure on; same values up to float rounding). With an
     ``owner`` (the module the weight belongs to) the weight is packed once for oneDNN and reused."""
     if _onednn_ok(x, weight):
-        packed = weight if owner is None else _onednn_packed(owner, weight)
+        packed = weight
+        if owner is not None:  # reordered into oneDNN's blocked layout once: the same values, ~3 % faster matmuls
+            packed = derived_weights(owner).get("onednn", weight, lambda: torch.ops.mkldnn._reorder_linear_weight(weight))
         return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "gelu" if gelu else "none", [], "none" if gelu else "")
     out = F.linear(x, weight, bias)
     return F.gelu(out) if gelu else out
@@ -111,7 +136,6 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self._permutations: dict[torch.device, torch.Tensor] = {}  # de-interleaving row order, per device
-        self._deinterleaved: tuple[torch.Tensor, tuple[int, int], torch.Tensor] | None = None  # (weight, key, rows)
 
     def forward(
         self,
@@ -165,14 +189,11 @@ class SelfAttention(nn.Module):
         """The qkv weight with its q and k rows in ``perm`` order; without autograd made once per weight version
         (the same tensor object, so ``linear`` keeps its packed form too)."""
         weight = self.qkv.weight
-        if torch.is_grad_enabled():
+
+        def rows() -> torch.Tensor:
             return torch.cat((weight[: len(perm)].index_select(0, perm), weight[len(perm) :]))
-        hit = self._deinterleaved
-        if hit is None or hit[0] is not weight or hit[1] != _weight_key(weight):
-            with torch.inference_mode(False):  # usable in and out of inference mode
-                rows = torch.cat((weight[: len(perm)].index_select(0, perm), weight[len(perm) :]))
-            hit = self._deinterleaved = (weight, _weight_key(weight), rows)
-        return hit[2]
+
+        return rows() if torch.is_grad_enabled() else derived_weights(self).get("deinterleaved_qkv", weight, rows)
 
     def attend(
         self,
