@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import platform
 
 import pytest
 import torch
@@ -159,7 +160,13 @@ def test_shared_context_attention_equals_attention_over_the_whole_sequence(loudn
     assert (got - expected).abs().max().item() <= ATOL
 
 
-@pytest.mark.skipif(not blocks._ONEDNN_LINEAR, reason="this torch build has no oneDNN linear op")
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN's linear: x86-64 wheels")
+def test_onednn_linear_works_with_the_pinned_torch() -> None:
+    """The CPU fast path's matmuls run through oneDNN with the torch the README installs."""
+    assert blocks.onednn_linear_works()
+
+
+@pytest.mark.skipif(not blocks.onednn_linear_works(), reason="this torch build has no working oneDNN linear op")
 def test_onednn_linear_equals_f_linear_and_repacks_a_changed_weight() -> None:
     generator = torch.Generator().manual_seed(4)
     layer = torch.nn.Linear(24, 40)

@@ -6,6 +6,7 @@ Parameter names follow the official checkpoints (``norm1``, ``attn.qkv``, ``attn
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,19 +17,30 @@ from torch import nn
 
 from .rope import FastRope, RopeTables, apply_rope, apply_rope_fast, deinterleave_permutation
 
-# oneDNN's fused linear op (present in torch builds with oneDNN; private API, so looked up, not assumed)
-_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+@functools.cache
+def onednn_linear_works() -> bool:
+    """Whether this torch has oneDNN's fused linear op and it computes a small linear right (a private API, so it
+    is tried once rather than assumed)."""
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+        return False
+    x, weight, bias = torch.arange(6.0).view(2, 3), torch.arange(12.0).view(4, 3) / 7, torch.arange(4.0)
+    try:
+        with torch.no_grad():
+            out = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    except (RuntimeError, NotImplementedError):
+        return False
+    return bool(torch.allclose(out, F.linear(x, weight, bias)))
 
 
 def _onednn_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether ``linear`` may run oneDNN's matmul: CPU fp32 tensors outside autograd and autocast (the op has no
-    backward), in a torch built with oneDNN."""
+    backward), in a torch whose oneDNN linear works."""
     return (
-        _ONEDNN_LINEAR
-        and x.device.type == "cpu"
+        x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and not torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")
+        and onednn_linear_works()
     )
 
 
