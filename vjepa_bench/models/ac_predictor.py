@@ -241,8 +241,8 @@ def shared_context_attention(
         patches.addcmul_(cond_weights[..., k : k + 1], v_c[:, k : k + 1])
     patches.div_(denominator.unsqueeze(-1))
     # the conditioning queries over all keys (c per sample: small)
-    keys = torch.cat((torch.einsum("bkhd,blhd->bkhl", q_c, k_c), torch.einsum("bkhd,jhd->bkhj", q_c, k_p)), -1)
-    probs = keys.mul_(scale).softmax(-1)  # (B, c, H, c + n)
+    scores_c = torch.cat((torch.einsum("bkhd,blhd->bkhl", q_c, k_c), torch.einsum("bkhd,jhd->bkhj", q_c, k_p)), -1)
+    probs = scores_c.mul_(scale).softmax(-1)  # (B, c, H, c + n)
     out[:, :c] = torch.einsum("bkhl,blhd->bkhd", probs[..., :c], v_c) + torch.einsum(
         "bkhj,jhd->bkhd", probs[..., c:], v_p
     )
