@@ -39,7 +39,7 @@ def _onednn_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
         x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
+        and not _autocasting(x)
         and onednn_linear_works()
     )
 
