@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -93,12 +94,25 @@ def _bench_robosuite(steps: int, image_size: int) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median steps/s of ``runs`` (the lower middle one of an even count), plus every round's
+    steps/s as ``per_round``; the first error if any run failed."""
+    failed = [r for r in runs if "steps_per_s" not in r]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r["steps_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "per_round": [r["steps_per_s"] for r in runs]}
+
+
 def bench_sim(steps: int = 40, tasks: list[str] | None = None, image_size: int = IMAGE_SIZE,
-              robosuite_steps: int | None = None) -> dict[str, Any]:
+              robosuite_steps: int | None = None, rounds: int = 1) -> dict[str, Any]:
     """Measure and return a JSON-able dict: ours per task, robosuite Lift, and ours / robosuite per task.
 
     ``tasks``: env ids or short names (``reach``, ``grasp``, ``pick_place``, ``reach_with_object``); default all.
     ``robosuite_steps``: decision steps timed for robosuite (default ``steps // 2``, it is ~10x slower).
+    ``rounds``: how many times to time every task and then robosuite, alternating, so slow drifts of a shared
+    machine reach both sides; each figure is the median round and each ratio the median of the rounds' ratios (the
+    lower middle one of an even count), with their range in ``ratio_range``.
     """
     from vjepa_bench.envs import ENV_IDS
     from vjepa_bench.envs.rendering import select_gl_backend
@@ -108,20 +122,31 @@ def bench_sim(steps: int = 40, tasks: list[str] | None = None, image_size: int =
     unknown = [t for t in ids if t not in ENV_IDS]
     if unknown:
         raise UsageError(f"unknown tasks {unknown}; choose from {sorted(short)} or {list(ENV_IDS)}")
+    if rounds < 1:
+        raise UsageError(f"rounds={rounds}: must be at least 1")
     backend = select_gl_backend()
-    ours = {env_id: _bench_ours(env_id, steps, image_size) for env_id in ids}
-    rs = _bench_robosuite(robosuite_steps or max(steps // 2, 5), image_size)
-    ratio = {env_id: (r["steps_per_s"] / rs["steps_per_s"] if "steps_per_s" in rs else None)
-             for env_id, r in ours.items()}
+    ours: dict[str, list[dict[str, Any]]] = {env_id: [] for env_id in ids}
+    robosuite: list[dict[str, Any]] = []
+    ratios: dict[str, list[float]] = {env_id: [] for env_id in ids}
+    for _ in range(rounds):
+        for env_id in ids:
+            ours[env_id].append(_bench_ours(env_id, steps, image_size))
+        robosuite.append(_bench_robosuite(robosuite_steps or max(steps // 2, 5), image_size))
+        if "steps_per_s" in robosuite[-1]:
+            for env_id in ids:
+                ratios[env_id].append(ours[env_id][-1]["steps_per_s"] / robosuite[-1]["steps_per_s"])
     import mujoco
 
     return {
         "unit": "decision steps per second (0.25 s of simulated control + one RGB observation)",
         "image_size": image_size,
-        "ours": ours,
-        "robosuite_lift": rs,
+        "rounds": rounds,
+        "ours": {env_id: median_round(runs) for env_id, runs in ours.items()},
+        "robosuite_lift": median_round(robosuite),
         "robosuite_steps_per_decision": ROBOSUITE_STEPS_PER_DECISION,
-        "ratio_ours_over_robosuite": ratio,
+        "ratio_ours_over_robosuite": {
+            env_id: (statistics.median_low(r) if len(r) == rounds else None) for env_id, r in ratios.items()},
+        "ratio_range": {env_id: ([min(r), max(r)] if len(r) == rounds else None) for env_id, r in ratios.items()},
         "system": {"mujoco": mujoco.__version__, "gl_backend": backend, "python": platform.python_version(),
                    "cpus": os.cpu_count(), "machine": platform.machine()},
     }

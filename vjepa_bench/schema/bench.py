@@ -22,9 +22,11 @@ class BenchSimConfig:
     tasks: Optional[List[str]] = None  # None: every task; or e.g. [reach, pick_place]
     image_size: int = 256
     robosuite_steps: Optional[int] = None  # None: steps // 2 (robosuite is ~7x slower)
+    rounds: int = 1  # ours then robosuite, this many times; the median round and the range of the ratios
 
     def __post_init__(self) -> None:
         check_count("steps", self.steps, 1)
+        check_count("rounds", self.rounds, 1)
         check_count("image_size", self.image_size, 1)
         _check_optional_count("robosuite_steps", self.robosuite_steps, 1)
 
