@@ -251,7 +251,7 @@ def test_a_batch_run_in_chunks_equals_one_run(monkeypatch, steps: int, shared: b
     assert calls == [2, 2, 2, 1]
     assert (chunked - whole).abs().max().item() <= 1e-6
     assert (chunked - reference).abs().max().item() <= ATOL
-    a = actions.clone().requires_grad_()  # under autograd too (cem_grad)
+    a = actions.clone().requires_grad_()  # under autograd (cem_grad) the batch runs at once, gradients flow
     predictor(z, a, states).square().mean().backward()
     assert a.grad is not None and a.grad.abs().sum() > 0
 

@@ -22,8 +22,9 @@ from .presets import ACPredictorConfig, ac_predictor_config
 from .rope import RopeTables, rope_tables
 
 NUM_COND_TOKENS = 2  # action and state token per step
-# The fast path on a CPU runs a large batch in chunks of about this many tokens, whose activations stay in the
-# caches (docs/conventions.md#ac-predictor: 1.4x faster at the paper's 800 samples, 1.05x at 100).
+# The fast path on a CPU, without autograd, runs a large batch in chunks of about this many tokens, whose
+# activations stay in the caches (docs/conventions.md#ac-predictor: 1.4x faster at the paper's 800 samples, 1.05x
+# at 100). Under autograd every chunk's activations are kept for the backward anyway.
 CPU_CHUNK_TOKENS = 2560
 
 
@@ -139,12 +140,13 @@ class ACPredictor(nn.Module):
         context shared by the batch (an ``expand``ed tensor, batch stride 0, as ``LatentRolloutEnergy`` passes
         it), the context embedded once: the patch tokens' ``predictor_embed`` and, in the first block (where they
         are still identical across the batch), their ``norm1``, ``qkv`` and RoPE run at batch 1 and are broadcast;
-        at one step without autograd their attention too (``shared_context_attention``). On a CPU a batch of more
-        than ``CPU_CHUNK_TOKENS`` tokens runs in balanced chunks of samples (each sample's output is its own)."""
+        at one step without autograd their attention too (``shared_context_attention``). On a CPU without autograd a
+        batch of more than ``CPU_CHUNK_TOKENS`` tokens runs in balanced chunks of samples (each sample's output is
+        its own)."""
         steps = self._check(z, actions, states)
         b = z.shape[0]
         chunks = math.ceil(b * steps * (self.tokens_per_frame + NUM_COND_TOKENS) / CPU_CHUNK_TOKENS)
-        if z.device.type != "cpu" or chunks < 2:
+        if z.device.type != "cpu" or torch.is_grad_enabled() or chunks < 2:
             return self._forward_fast(z, actions, states, steps)
         size = math.ceil(b / chunks)
         return torch.cat(
