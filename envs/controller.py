@@ -20,6 +20,7 @@ controller state, so rollouts can precompute it and run the physics in C.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import mujoco
@@ -74,6 +75,8 @@ TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 camera's view, so that the gripper's opening shows in the image)."""
 IK_ITERATIONS = 30
 IK_DAMPING = 1e-2
+_DAMPING = IK_DAMPING * np.eye(6)
+_NULL_SPACE_DAMPING = 1e-6 * np.eye(6)
 NROBOT = 7
 
 
@@ -278,33 +281,41 @@ class ArmController:
         return q
 
     def _dls_ik(self, position: np.ndarray, rotation: Rotation, q_init: np.ndarray) -> tuple[np.ndarray, float]:
-        """Damped-least-squares IK from ``q_init``; returns the joints and their final position error (m)."""
+        """Damped-least-squares IK from ``q_init``; returns the joints and their final position error (m).
+
+        It runs up to ``IK_ITERATIONS`` times per step, so the loop keeps its views and constants and takes lengths as
+        ``sqrt(v.dot(v))``, which is what ``np.linalg.norm`` computes for a vector. (Filling a reused Jacobian
+        buffer instead of stacking a fresh one changed results by 1 ulp, so the stack stays.)"""
         m, d = self.model, self._scratch
         target_quat = np.roll(rotation.as_quat(), 1)  # scipy (x, y, z, w) -> MuJoCo (w, x, y, z)
         q = np.array(q_init, dtype=np.float64)
         jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
         quat, err_rot_local = np.zeros(4), np.zeros(3)
+        error = np.empty(6)
+        site_xpos, site_xmat = d.site_xpos[self._flange], d.site_xmat[self._flange]
+        xmat = site_xmat.reshape(3, 3)
         for _ in range(IK_ITERATIONS):
             d.qpos[self.arm_qpos] = q
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
-            xmat = d.site_xmat[self._flange].reshape(3, 3)
-            err_pos = position - d.site_xpos[self._flange]
-            mujoco.mju_mat2Quat(quat, d.site_xmat[self._flange])
+            error[:3] = position - site_xpos
+            mujoco.mju_mat2Quat(quat, site_xmat)
             mujoco.mju_subQuat(err_rot_local, target_quat, quat)
-            error = np.concatenate([err_pos, ROTATION_WEIGHT * (xmat @ err_rot_local)])
-            if np.linalg.norm(error[:3]) < 1e-4 and np.linalg.norm(error[3:]) < 1e-3 * ROTATION_WEIGHT:
+            error[3:] = ROTATION_WEIGHT * (xmat @ err_rot_local)
+            err_pos, err_rot = error[:3], error[3:]
+            if math.sqrt(err_pos.dot(err_pos)) < 1e-4 and math.sqrt(err_rot.dot(err_rot)) < 1e-3 * ROTATION_WEIGHT:
                 break
             mujoco.mj_jacSite(m, d, jacp, jacr, self._flange)
             jac = np.vstack([jacp[:, self._arm_dof], ROTATION_WEIGHT * jacr[:, self._arm_dof]])
             gram = jac @ jac.T
-            dq = jac.T @ _spd_solve(gram + IK_DAMPING * np.eye(6), error)  # damped least squares
+            dq = jac.T @ _spd_solve(gram + _DAMPING, error)  # damped least squares
             posture = 0.1 * (HOME_QPOS - q)
-            dq += posture - jac.T @ _spd_solve(gram + 1e-6 * np.eye(6), jac @ posture)  # in the null space
-            step = np.linalg.norm(dq)
+            dq += posture - jac.T @ _spd_solve(gram + _NULL_SPACE_DAMPING, jac @ posture)  # in the null space
+            step = math.sqrt(dq.dot(dq))
             if step > 0.5:
                 dq *= 0.5 / step
-            q = np.clip(q + dq, self._joint_low, self._joint_high)
+            q = np.minimum(np.maximum(q + dq, self._joint_low), self._joint_high)
         d.qpos[self.arm_qpos] = q
         mujoco.mj_kinematics(m, d)
-        return q, float(np.linalg.norm(position - d.site_xpos[self._flange]))
+        miss = position - site_xpos
+        return q, math.sqrt(miss.dot(miss))

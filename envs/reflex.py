@@ -12,6 +12,8 @@ for the next one; the fingers keep their command.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
@@ -48,6 +50,11 @@ def add_hand_force_sensors(spec: mujoco.MjSpec) -> None:
                     reftype=body, refname=HAND_BODY, intprm=list(_NET_FORCE))
 
 
+def _squared_norm(x, y, z):
+    """x*x + y*y + z*z, summed left to right (floats or arrays alike, so both give the same bits)."""
+    return x * x + y * y + z * z
+
+
 class ContactReflex:
     """Watches the net force that everything outside the hand exerts on it through contacts."""
 
@@ -57,13 +64,18 @@ class ContactReflex:
         self._looks_above = 0
 
     def hand_force(self, data: mujoco.MjData) -> float:
-        """Magnitude (N) of the net contact force on the hand after the last physics step."""
-        return float(self._net_force(data.sensordata))
+        """Magnitude (N) of the net contact force on the hand after the last physics step (runs every other physics
+        step, so it works on Python floats: 1 us against 7 us through numpy)."""
+        sensordata = data.sensordata
+        ax, ay, az = sensordata[self._all].tolist()
+        ox, oy, oz = sensordata[self._own].tolist()
+        return math.sqrt(_squared_norm(ax - ox, ay - oy, az - oz))
 
     def _net_force(self, sensordata: np.ndarray) -> np.ndarray:
-        """Magnitude (N) of the world's net contact force on the hand for sensor readings ``(..., nsensordata)``:
-        one formula for ``look`` and ``stops``, so a rollout is rerun exactly when ``step`` would stop."""
-        return np.linalg.norm(sensordata[..., self._all] - sensordata[..., self._own], axis=-1)
+        """``hand_force`` for many readings ``(..., nsensordata)`` at once: the same operations in the same order, so
+        a rollout is rerun exactly when ``step`` would stop."""
+        d = sensordata[..., self._all] - sensordata[..., self._own]
+        return np.sqrt(_squared_norm(d[..., 0], d[..., 1], d[..., 2]))
 
     def reset(self) -> None:
         """Forget earlier looks (at the start of every control step)."""

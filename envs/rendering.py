@@ -15,6 +15,14 @@ per shadow map and per MSAA resolve): no multisampling (``offsamples=0``), offsc
 reflections or skybox, one directional light with a small (``SHADOW_SIZE``) shadow map: a cheap shadow under the
 gripper and the object helps to judge height; ``shadows=False`` removes it. ``LP_NUM_THREADS`` defaults to 0
 (llvmpipe renders on the calling thread).
+
+Ground planes stay out of the shadow map (``ground_geoms``). MuJoCo draws every geom into the light's depth map, and
+the floor covers all of it; but with the light pointing down and the camera above the floor, nothing the camera sees
+lies below the floor, so the floor's depth in the map can shade nothing but the floor itself.
+Leaving it out renders the same pixels at every view the configs use (tested at the camera sweep's azimuths and the
+random camera's extremes) and saved 1.0 ms of a 14.8 ms pick-and-place frame (300 frames interleaved in one process).
+From far away, where the floor under the table shows, it also removes specks of shadow acne there (308 of 65 536
+pixels differed in a frame from 2.5 m).
 """
 
 from __future__ import annotations
@@ -88,10 +96,12 @@ class Renderer:
     """One offscreen GL context + scene for a compiled model; renders RGB frames from a named camera.
 
     Lean settings must already be in the model (``offsamples``, ``offwidth/offheight``, ``shadowsize``): they are read
-    when the GL context is made. ``shadows`` toggles the shadow pass per frame.
+    when the GL context is made. ``shadows`` toggles the shadow pass per frame. ``ground_geoms``: ids of ground planes,
+    drawn as usual but left out of the shadow map (see the module docstring).
     """
 
-    def __init__(self, model: mujoco.MjModel, height: int, width: int, shadows: bool = True, max_geom: int = 500):
+    def __init__(self, model: mujoco.MjModel, height: int, width: int, shadows: bool = True, max_geom: int = 500,
+                 ground_geoms: tuple[int, ...] = ()):
         backend = select_gl_backend()
         # Mesa llvmpipe: rasterise on the calling thread (fastest per process at these sizes, see
         # docs/measurements.md#rendering; scale out with one env per process instead). Only a default, and only read
@@ -121,6 +131,8 @@ class Renderer:
         self._viewport = mujoco.MjrRect(0, 0, width, height)
         self._pixels = np.empty((height, width, 3), np.uint8)
         self._model = model
+        self._ground_geoms = frozenset(ground_geoms)
+        self._ground_slots: list[int] = []
         _live.add(self)
 
     def render(self, data: mujoco.MjData, camera_id: int) -> np.ndarray:
@@ -129,9 +141,22 @@ class Renderer:
         self._camera.fixedcamid = camera_id
         mujoco.mjv_updateScene(self._model, data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL,
                                self._scene)
+        self._keep_ground_out_of_shadow_map()
         mujoco.mjr_render(self._viewport, self._scene, self._context)
         mujoco.mjr_readPixels(self._pixels, None, self._viewport, self._context)
         return np.flipud(self._pixels).copy()
+
+    def _keep_ground_out_of_shadow_map(self) -> None:
+        """Mark the ground planes' scene geoms as decoration, which ``mjr_render`` leaves out of the shadow map and
+        draws as usual otherwise. Their slots in the scene are found once and checked on every frame."""
+        geoms = self._scene.geoms
+        if any(geoms[slot].objid not in self._ground_geoms for slot in self._ground_slots):
+            self._ground_slots = []
+        if not self._ground_slots and self._ground_geoms:
+            self._ground_slots = [i for i in range(self._scene.ngeom) if geoms[i].objtype == mujoco.mjtObj.mjOBJ_GEOM
+                                  and geoms[i].objid in self._ground_geoms]
+        for slot in self._ground_slots:
+            geoms[slot].category = mujoco.mjtCatBit.mjCAT_DECOR
 
     def close(self) -> None:
         """Free this renderer's GL objects and context. Its own context is made current first: ``MjrContext.free``

@@ -16,6 +16,7 @@ TIMESTEP = 0.002
 """Physics step (s); 125 substeps make one 0.25 s control step."""
 TABLE_TOP = 0.0
 OBS_CAMERA = "obs"
+FLOOR = "floor"
 BOX_HALF = 0.03
 """The box is a 6 cm cube."""
 CUP_RADIUS = 0.032
@@ -87,7 +88,7 @@ def build_base_spec(max_image_size: int, gripper: str = DEFAULT_GRIPPER) -> mujo
                     type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, castshadow=1,
                     diffuse=[0.5, 0.5, 0.5], specular=[0.1, 0.1, 0.1], ambient=[0.1, 0.1, 0.1])
     # The floor and the walls collide, so that an object knocked off the table comes to rest in the room.
-    world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.76],
+    world.add_geom(name=FLOOR, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.76],
                    material="floor", **HARD_CONTACT)
     for name, pos, size in (("wall_back", [2.2, 0, 0.5], [0.02, 3.0, 1.3]),
                             ("wall_left", [0.4, 2.0, 0.5], [3.0, 0.02, 1.3]),

@@ -13,6 +13,7 @@ import pytest
 import vjepa_bench.envs  # noqa: F401 - registers the envs
 from vjepa_bench.envs import base, pick_place, reach
 from vjepa_bench.envs.camera import CameraPose
+from vjepa_bench.envs.rendering import Renderer
 
 SIZE = 256
 
@@ -91,3 +92,24 @@ def test_every_goal_and_object_position_is_in_view(env):
 def test_default_view_is_a_droid_like_exterior_view():
     pose = CameraPose()
     assert 35.0 <= pose.azimuth_deg <= 85.0 and 15.0 <= pose.elevation_deg <= 45.0
+
+
+@pytest.mark.parametrize("pose", [CameraPose(azimuth_deg=0.0), CameraPose(azimuth_deg=90.0),
+                                  CameraPose(azimuth_deg=180.0),
+                                  CameraPose(azimuth_deg=35.0, elevation_deg=20.0, distance=0.95),
+                                  CameraPose(azimuth_deg=85.0, elevation_deg=35.0, distance=0.75)])
+def test_leaving_the_floor_out_of_the_shadow_map_changes_no_pixel(pose):
+    """At the camera sweep's azimuths and the random camera's extremes, frames with and without the floor in the
+    shadow map are the same bits while the arm, the object and their shadows move."""
+    env = gym.make("vjepa_bench/FrankaPickPlace-v1", object="box", image_size=SIZE).unwrapped
+    env.reset(seed=3, options={"camera": pose})
+    floor_casting = Renderer(env.model, SIZE, SIZE)
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(4):
+        env.step(rng.uniform(env.action_space.low, env.action_space.high))
+        frames.append(env._render())
+        assert np.array_equal(frames[-1], floor_casting.render(env.data, env._camera_id))
+    assert all(changed(a, b).any() for a, b in itertools.pairwise(frames))
+    floor_casting.close()
+    env.close()
