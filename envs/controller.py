@@ -73,6 +73,7 @@ HOME_QPOS = np.array([0.0, -0.35, 0.0, -2.35, 0.0, 2.0, -0.785])
 TOP_DOWN = Rotation.from_euler("xyz", [np.pi, 0.0, np.pi / 4])
 """Flange orientation with the hand pointing down and the fingers closing along the base x axis (across the default
 camera's view, so that the gripper's opening shows in the image)."""
+_TOP_DOWN_INV = TOP_DOWN.inv()
 IK_ITERATIONS = 30
 IK_DAMPING = 1e-2
 _DAMPING = IK_DAMPING * np.eye(6)
@@ -104,10 +105,11 @@ def _spd_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _swing_twist(rotation: Rotation) -> tuple[np.ndarray, np.ndarray]:
     """Rotation vectors of the tilt (swing about a horizontal axis) and the turn (twist about the vertical) that take
     ``TOP_DOWN`` to ``rotation``: ``rotation = swing * twist * TOP_DOWN``."""
-    x, y, z, w = (rotation * TOP_DOWN.inv()).as_quat()
+    relative = rotation * _TOP_DOWN_INV
+    x, y, z, w = relative.as_quat()
     norm = np.hypot(z, w)
     twist = Rotation.from_quat([0.0, 0.0, z / norm, w / norm]) if norm > 1e-9 else Rotation.identity()
-    swing = (rotation * TOP_DOWN.inv()) * twist.inv()
+    swing = relative * twist.inv()
     return swing.as_rotvec(), twist.as_rotvec()
 
 
