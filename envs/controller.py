@@ -316,7 +316,7 @@ class ArmController:
             step = math.sqrt(dq.dot(dq))
             if step > 0.5:
                 dq *= 0.5 / step
-            q = np.minimum(np.maximum(q + dq, self._joint_low), self._joint_high)
+            q = np.minimum(np.maximum(q + dq, self._joint_low), self._joint_high)  # np.clip, without its overhead
         d.qpos[self.arm_qpos] = q
         mujoco.mj_kinematics(m, d)
         miss = position - site_xpos

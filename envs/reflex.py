@@ -50,7 +50,7 @@ def add_hand_force_sensors(spec: mujoco.MjSpec) -> None:
                     reftype=body, refname=HAND_BODY, intprm=list(_NET_FORCE))
 
 
-def _squared_norm(x, y, z):
+def _squared_norm(x: float | np.ndarray, y: float | np.ndarray, z: float | np.ndarray) -> float | np.ndarray:
     """x*x + y*y + z*z, summed left to right (floats or arrays alike, so both give the same bits)."""
     return x * x + y * y + z * z
 

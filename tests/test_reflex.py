@@ -184,3 +184,19 @@ def test_a_rollout_ends_where_step_does_when_the_reflex_stops_the_arm(monkeypatc
         np.testing.assert_array_equal(end.position, env.target_pose()[0])
     assert stopped == [True, False]
     env.close()
+
+
+def test_a_look_and_a_recorded_rollout_read_the_same_force_to_the_bit():
+    """``step`` looks on one reading at a time, rollouts on all recorded ones at once: the same bits, so a rollout is
+    rerun exactly when ``step`` would have stopped."""
+    env = make(object="box")
+    env.reset(seed=0)
+    readings = np.random.default_rng(0).normal(scale=40.0, size=(200, env.model.nsensordata))
+    one_at_a_time = []
+    for reading in readings:
+        env.data.sensordata[:] = reading
+        one_at_a_time.append(env._reflex.hand_force(env.data))
+    assert np.array_equal(np.array(one_at_a_time), env._reflex._net_force(readings))
+    assert np.array_equal(env._reflex._net_force(readings), np.linalg.norm(
+        readings[:, env._reflex._all] - readings[:, env._reflex._own], axis=-1))
+    env.close()
