@@ -75,10 +75,26 @@ def test_random_agent_is_seeded_and_in_bounds():
     np.testing.assert_array_equal(actions, np.stack([b.act(obs) for _ in range(50)]))
     assert actions.dtype == np.float32
     assert np.all(actions >= layout.ACTION_LOW) and np.all(actions <= layout.ACTION_HIGH)
-    c, d = RandomAgent(), RandomAgent()  # unseeded: the seed comes from the first observation
+    c, d = RandomAgent(), RandomAgent()  # unseeded and no env: the seed comes from the first observation
     c.reset(obs, {}, None)
     d.reset(obs, {}, None)
     np.testing.assert_array_equal(c.act(obs), d.act(obs))
+
+
+def test_the_unseeded_random_agent_follows_the_episode_seed_not_the_pixels():
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=32).unwrapped
+    streams = {}
+    for seed in (5, 6, 5):
+        obs, info = env.reset(seed=seed)
+        obs["image"] = np.random.default_rng(len(streams)).integers(0, 256, obs["image"].shape, np.uint8)
+        agent = RandomAgent()
+        agent.reset(obs, info, env)
+        actions = np.stack([agent.act(obs) for _ in range(5)])
+        if seed in streams:
+            np.testing.assert_array_equal(actions, streams[seed])
+        streams[seed] = actions
+    assert not np.array_equal(streams[5], streams[6])
+    env.close()
 
 
 def test_scripted_agent_needs_the_privileged_env():

@@ -70,3 +70,19 @@ def test_the_oracle_picks_and_places_with_the_robotiq_by_friction(env_id, obj):
         assert info["success"] and held, (seed, info["distance"])
     env.close()
 
+
+
+def test_the_robotiq_is_drawn_with_light_meshes_and_collides_with_its_original_base():
+    """The visual meshes are decimated for the CPU rasteriser (``assets/build_robotiq_assets.py``); the base's
+    collision mesh is robosuite's, so decimating changed no contact."""
+    model = make().model
+    hand_bodies = {model.body(name).id for name in ("robotiq_base", "left_outer_knuckle", "left_inner_finger",
+                                                     "left_inner_knuckle", "right_outer_knuckle",
+                                                     "right_inner_finger", "right_inner_knuckle")}
+    drawn = [g for g in range(model.ngeom) if model.geom_bodyid[g] in hand_bodies
+             and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and model.geom_group[g] < 3]
+    assert len(drawn) == 9
+    assert sum(model.mesh_facenum[model.geom_dataid[g]] for g in drawn) < 4000  # the CAD meshes: 15 774
+    collision = model.geom("hand_collision")
+    assert model.geom_dataid[collision.id] != model.geom_dataid[model.geom("hand_visual").id]
+    assert model.mesh_facenum[model.geom_dataid[collision.id]] == 1726  # robosuite's robotiq_arg2f_base_link.stl
