@@ -3,9 +3,12 @@ baselines' own), so load the agents and the envs."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from pathlib import Path
 from typing import Any
 
+from vjepa_bench.agents import load_agents
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, run_evaluation
 from vjepa_bench.leaderboard.board import board_data, write_board
@@ -71,12 +74,18 @@ BASELINE_NAMES = {"scripted": "Scripted oracle (privileged)", "random": "Random 
                   "sim_cem": "CEM on the true simulator (privileged)", "vjepa_ac": "V-JEPA 2-AC (bundled small model)"}
 
 
+def agent_code_hash(agent: str) -> str:
+    """sha256 of the source file that defines ``agent``."""
+    return hashlib.sha256(Path(inspect.getsourcefile(load_agents()[agent])).read_bytes()).hexdigest()
+
+
 def run_baseline(agent: str, track_name: str, image_size: int, runs_dir: Path, env_hash: str) -> Path:
-    """Run (or resume) ``agent`` on a track's episode list; the folder is keyed by the env hash."""
+    """Run (or resume) ``agent`` on a track's episode list. The folder is keyed by the env hash and the agent's
+    code, so that a changed env or a changed baseline runs afresh instead of resuming the old episodes."""
     t = track(track_name)
     if t.platform != "sim":
         raise UsageError(f"tracks: {track_name!r} is a real-robot track; baselines run in simulation only")
-    folder = runs_dir / env_hash[:12] / track_name / agent
+    folder = runs_dir / env_hash[:12] / track_name / f"{agent}-{agent_code_hash(agent)[:12]}"
     run_evaluation(EvalSpec(env_id=t.task, env_kwargs={"image_size": image_size, **t.env_kwargs}, agent=agent,
                             agent_kwargs={}, episodes=t.episode_list(), output_dir=folder, progress=False))
     return folder

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,12 @@ def test_committed_random_baseline_replays():
     entry = next(e for e, _ in valid_entries(SUBMISSIONS_DIR) if e["id"] == "baseline-random")
     stamp = verify_entry(entry, count=2, seed=0)
     assert stamp["match"], stamp.get("differences")
+
+
+def test_baseline_runs_are_keyed_by_the_agent_code():
+    """A changed baseline must run afresh, not resume the episodes its old code ran."""
+    from vjepa_bench.leaderboard.replay import agent_code_hash
+
+    source = Path(__file__).resolve().parents[1] / "agents" / "random_agent.py"
+    assert agent_code_hash("random") == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert agent_code_hash("random") != agent_code_hash("scripted")
