@@ -44,26 +44,30 @@ COLLISION_GROUP = 3
 HOME = [0.0, -0.35, 0.0, -2.35, 0.0, 2.0, 0.785]
 
 
-def _robosuite_assets() -> Path:
+def robosuite_assets() -> Path:
+    """robosuite's ``models/assets`` folder (``build_robotiq_assets.py`` reads it too)."""
     import importlib.util
 
     spec = importlib.util.find_spec("robosuite")
     if spec is None or spec.origin is None:
-        raise SystemExit("robosuite is needed to rebuild the Panda assets: pip install robosuite==1.5.2")
+        raise SystemExit("robosuite is needed to rebuild the vendored assets: pip install robosuite==1.5.2")
     return Path(spec.origin).parent / "models" / "assets"
 
 
-def _decimate(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+def decimate(mesh: trimesh.Trimesh, keep_fraction: float = KEEP_FRACTION) -> trimesh.Trimesh:
+    """``mesh`` with duplicate vertices welded, quadric-decimated to ``keep_fraction`` of its triangles (meshes under
+    ``MIN_FACES`` are kept as they are). ``build_robotiq_assets.py`` uses it too."""
     mesh.merge_vertices()
     if len(mesh.faces) < MIN_FACES:
         return mesh
     points, faces = fast_simplification.simplify(
-        np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int32), target_reduction=1.0 - KEEP_FRACTION
+        np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int32), target_reduction=1.0 - keep_fraction
     )
     return trimesh.Trimesh(points, faces, process=True)
 
 
-def _load(path: Path) -> trimesh.Trimesh:
+def load_mesh(path: Path) -> trimesh.Trimesh:
+    """The mesh file at ``path`` as it is stored (no vertex merging or other processing)."""
     loaded = trimesh.load(path, force="mesh", process=False)
     return trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
 
@@ -73,7 +77,7 @@ def _color_name(rgba: np.ndarray) -> str:
 
 
 def build() -> None:
-    src = _robosuite_assets()
+    src = robosuite_assets()
     arm_file = src / "robots" / "panda" / "robot.xml"
     grip_file = src / "grippers" / "panda_gripper.xml"
     arm = mujoco.MjSpec.from_file(str(arm_file))
@@ -91,7 +95,7 @@ def build() -> None:
                 rgba = materials[geom.material]
                 key = _color_name(rgba)
                 rgba_of[key] = rgba
-                groups[key].append(_load(arm_file.parent / mesh_files[geom.meshname]))
+                groups[key].append(load_mesh(arm_file.parent / mesh_files[geom.meshname]))
                 arm.delete(geom)
             elif geom.type == mujoco.mjtGeom.mjGEOM_MESH:  # collision mesh: copy the STL untouched
                 name = f"panda_{geom.meshname}_col"
@@ -101,7 +105,7 @@ def build() -> None:
         for key, parts in groups.items():
             merged = trimesh.util.concatenate(parts)
             triangles["before"] += len(merged.faces)
-            small = _decimate(merged)
+            small = decimate(merged)
             triangles["after"] += len(small.faces)
             name = f"panda_{body.name}_{key}"
             small.export(OUT / f"{name}.obj")
@@ -146,9 +150,9 @@ def build() -> None:
     for mesh in grip.meshes:
         name = "panda_" + mesh.name
         if mesh.name.endswith("_vis"):
-            small = _load(grip_dir / mesh.file)
+            small = load_mesh(grip_dir / mesh.file)
             triangles["before"] += len(small.faces)
-            small = _decimate(small)
+            small = decimate(small)
             triangles["after"] += len(small.faces)
             small.export(OUT / f"{name}.obj")
             mesh.file = f"{name}.obj"

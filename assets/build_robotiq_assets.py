@@ -5,9 +5,8 @@
 What it does, so that the result can be checked:
 * copies robosuite's ``grippers/meshes/robotiq_85_gripper/robotiq_arg2f_base_link.stl`` untouched as
   ``robotiq_base.stl``: the hand's collision mesh (``hand_collision`` in ``robotiq_2f85.xml``);
-* reads the base's mesh and the four ``robotiq_arg2f_85_*_vis.stl`` finger-link meshes, welds their duplicate
-  vertices (``trimesh`` ``merge_vertices``) and decimates each with ``fast_simplification`` (quadric decimation) to
-  ``KEEP_FRACTION`` of its triangles, written as ``robotiq_{base,outer_knuckle,outer_finger,inner_finger,
+* reads the base's mesh and the four ``robotiq_arg2f_85_*_vis.stl`` finger-link meshes and decimates each to
+  ``KEEP_FRACTION`` of its triangles with ``build_panda_assets.decimate`` (vertices welded, quadric decimation), written as ``robotiq_{base,outer_knuckle,outer_finger,inner_finger,
   inner_knuckle}_vis.obj`` in the mesh's own units (``robotiq_2f85.xml`` scales the finger links from mm).
 
 Why: the CAD meshes (15 774 triangles drawn for one hand) cost more vertex work than the whole arm on a CPU
@@ -21,9 +20,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import fast_simplification
-import numpy as np
-import trimesh
+from build_panda_assets import decimate, load_mesh, robosuite_assets
 
 OUT = Path(__file__).resolve().parent
 KEEP_FRACTION = 0.2
@@ -38,32 +35,14 @@ VISUAL_MESHES = {
 COLLISION_MESHES = {"robotiq_base.stl": "robotiq_arg2f_base_link.stl"}
 
 
-def _robosuite_meshes() -> Path:
-    try:
-        import robosuite
-    except ImportError as error:
-        raise SystemExit("build_robotiq_assets.py needs robosuite: pip install robosuite==1.5.2") from error
-    return Path(robosuite.__file__).parent / "models" / "assets" / "grippers" / "meshes" / "robotiq_85_gripper"
-
-
-def decimate(path: Path, keep_fraction: float = KEEP_FRACTION) -> trimesh.Trimesh:
-    """The STL at ``path`` with duplicate vertices welded, quadric-decimated to ``keep_fraction`` of its triangles."""
-    loaded = trimesh.load(path, force="mesh", process=False)
-    mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
-    mesh.merge_vertices()
-    points, faces = fast_simplification.simplify(
-        np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int32), target_reduction=1.0 - keep_fraction
-    )
-    return trimesh.Trimesh(points, faces, process=True)
-
-
 def build() -> None:
-    source = _robosuite_meshes()
+    source = robosuite_assets() / "grippers" / "meshes" / "robotiq_85_gripper"
     for ours, theirs in COLLISION_MESHES.items():
         shutil.copyfile(source / theirs, OUT / ours)
     for ours, theirs in VISUAL_MESHES.items():
-        before = len(trimesh.load(source / theirs, force="mesh", process=False).faces)
-        small = decimate(source / theirs)
+        mesh = load_mesh(source / theirs)
+        before = len(mesh.faces)
+        small = decimate(mesh, KEEP_FRACTION)
         small.export(OUT / f"{ours}.obj")
         print(f"{ours}.obj: {before} -> {len(small.faces)} triangles")
 

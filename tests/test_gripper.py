@@ -71,7 +71,6 @@ def test_the_oracle_picks_and_places_with_the_robotiq_by_friction(env_id, obj):
     env.close()
 
 
-
 def test_the_robotiq_is_drawn_with_light_meshes_and_collides_with_its_original_base():
     """The visual meshes are decimated for the CPU rasteriser (``assets/build_robotiq_assets.py``); the base's
     collision mesh is robosuite's, so decimating changed no contact."""

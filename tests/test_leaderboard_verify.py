@@ -11,6 +11,7 @@ import pytest
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import EvalSpec, run_evaluation
 from vjepa_bench.leaderboard.command import valid_entries
+from vjepa_bench.leaderboard.replay import agent_code_hash
 from vjepa_bench.leaderboard.tracks import SUBMISSIONS_DIR, TRACKS
 from vjepa_bench.leaderboard.verify import choose_episodes, verify_entry
 
@@ -61,8 +62,6 @@ def test_committed_random_baseline_replays():
 
 def test_baseline_runs_are_keyed_by_the_agent_code():
     """A changed baseline must run afresh, not resume the episodes its old code ran."""
-    from vjepa_bench.leaderboard.replay import agent_code_hash
-
     source = Path(__file__).resolve().parents[1] / "agents" / "random_agent.py"
     assert agent_code_hash("random") == hashlib.sha256(source.read_bytes()).hexdigest()
     assert agent_code_hash("random") != agent_code_hash("scripted")
