@@ -27,16 +27,25 @@ from vjepa_bench.envs.real.fake import FakeCamera, FakeRobot
 from vjepa_bench.envs.real.safety import violations
 
 
-def _safe(fake: FakeRobot, **limits) -> SafeRobot:
-    robot = SafeRobot(fake, SafetyLimits(**limits))
+@pytest.fixture
+def closing():
+    """Registers robots and envs to close after the test, so no watchdog thread outlives it."""
+    opened = []
+    yield lambda thing: opened.append(thing) or thing
+    for thing in reversed(opened):
+        thing.close()
+
+
+def _safe(closing, fake: FakeRobot, **limits) -> SafeRobot:
+    robot = closing(SafeRobot(fake, SafetyLimits(**limits)))
     robot.connect()
     robot.start_episode()
     return robot
 
 
-def test_control_error_mid_motion_is_recovered_then_the_episode_aborts():
+def test_control_error_mid_motion_is_recovered_then_the_episode_aborts(closing):
     fake = FakeRobot(fault_on_move=(1, 2, 3))
-    robot = _safe(fake, max_recoveries=2)
+    robot = _safe(closing, fake, max_recoveries=2)
     for _ in range(2):
         robot.move_delta([0.02, 0, 0], [0, 0, 0])
     assert [c.kind for c in fake.received].count("recover") == 2 and "recovered" in robot.events
@@ -45,31 +54,31 @@ def test_control_error_mid_motion_is_recovered_then_the_episode_aborts():
     assert fake.received[-1].kind == "stop"  # the abort leaves the arm stopped
 
 
-def test_dropped_connection_reconnects_and_failed_recovery_aborts():
+def test_dropped_connection_reconnects_and_failed_recovery_aborts(closing):
     fake = FakeRobot(drop_on_move=(1,))
-    robot = _safe(fake)
+    robot = _safe(closing, fake)
     robot.move_delta([0.02, 0, 0], [0, 0, 0])
     assert fake.connected
     robot.move_delta([0.02, 0, 0], [0, 0, 0])
     assert fake.pose.position[0] == pytest.approx(0.47)
-    broken = _safe(FakeRobot(drop_on_move=(1,), recover_ok=False))
+    broken = _safe(closing, FakeRobot(drop_on_move=(1,), recover_ok=False))
     with pytest.raises(SafetyAbort, match="recovery failed"):
         broken.move_delta([0.02, 0, 0], [0, 0, 0])
 
 
-def test_watchdog_cuts_a_hung_motion_short():
+def test_watchdog_cuts_a_hung_motion_short(closing):
     fake = FakeRobot(motion_s=5.0)
-    robot = _safe(fake, watchdog_s=0.1, move_timeout_s=0.2)
+    robot = _safe(closing, fake, watchdog_s=0.1, move_timeout_s=0.2)
     start = time.monotonic()
     robot.move_delta([0.04, 0, 0], [0, 0, 0])
     assert time.monotonic() - start < 4.0 and any(c.kind == "stop" for c in fake.received)
     assert fake.pose.position[0] == pytest.approx(0.47)  # held where it was stopped, half way
 
 
-def test_emergency_stop_from_another_thread_and_ctrl_c():
+def test_emergency_stop_from_another_thread_and_ctrl_c(closing):
     fake = FakeRobot(motion_s=5.0)
     estop = EmergencyStop()
-    robot = SafeRobot(fake, SafetyLimits(move_timeout_s=10.0), estop)
+    robot = closing(SafeRobot(fake, SafetyLimits(move_timeout_s=10.0), estop))
     robot.connect()
     threading.Timer(0.2, estop.trigger, args=("test",)).start()
     start = time.monotonic()
@@ -87,9 +96,9 @@ def test_emergency_stop_from_another_thread_and_ctrl_c():
     assert second.triggered and second.reason == "Ctrl-C"
 
 
-def test_non_finite_commands_never_reach_the_adapter():
+def test_non_finite_commands_never_reach_the_adapter(closing):
     fake = FakeRobot()
-    robot = _safe(fake)
+    robot = _safe(closing, fake)
     for bad in ([np.nan, 0, 0], [0, np.inf, 0]):
         with pytest.raises(SafetyViolation):
             robot.move_delta(bad, [0, 0, 0])
@@ -98,20 +107,20 @@ def test_non_finite_commands_never_reach_the_adapter():
     assert not [c for c in fake.received if c.kind in ("move", "gripper")]
 
 
-def _env(fake: FakeRobot, camera: FakeCamera, **robot) -> FrankaRealEnv:
+def _env(closing, fake: FakeRobot, camera: FakeCamera, **robot) -> FrankaRealEnv:
     config = {"name": "fake", "interactive": False, "goal": {"positions": [[0.5, 0.1, 0.3]]}, "log_dir": None,
               "episode_steps": 5, **robot}
-    return FrankaRealEnv(robot=config, camera={"name": "fake"}, image_size=16, robot_adapter=fake,
-                         camera_adapter=camera)
+    return closing(FrankaRealEnv(robot=config, camera={"name": "fake"}, image_size=16, robot_adapter=fake,
+                                 camera_adapter=camera))
 
 
-def test_camera_timeout_and_exhausted_recovery_end_the_episode_as_aborted_safety():
-    env = _env(FakeRobot(), FakeCamera(timeout_after=2))  # goal capture, first observation
+def test_camera_timeout_and_exhausted_recovery_end_the_episode_as_aborted_safety(closing):
+    env = _env(closing, FakeRobot(), FakeCamera(timeout_after=2))  # goal capture, first observation
     env.reset(seed=0)
     _, _, terminated, truncated, info = env.step(np.zeros(7, np.float32))
     assert truncated and not terminated and info["outcome"] == "aborted_safety" and "camera" in info["abort_reason"]
     fake = FakeRobot(fault_on_move=tuple(range(3, 20)))
-    env = _env(fake, FakeCamera(), safety={"max_recoveries": 1})
+    env = _env(closing, fake, FakeCamera(), safety={"max_recoveries": 1})
     env.reset(seed=0)
     outcomes = []
     for _ in range(5):
@@ -161,10 +170,10 @@ def test_no_command_outside_the_limits_ever_reaches_an_adapter(limits, commands)
             assert 0.0 <= cmd.closedness <= 1.0 and 0.0 < cmd.force_n <= limits.gripper_force_n
 
 
-def test_ctrl_c_during_an_episode_stops_the_arm_and_refuses_further_steps():
+def test_ctrl_c_during_an_episode_stops_the_arm_and_refuses_further_steps(closing):
     handler_before = signal.getsignal(signal.SIGINT)  # SIG_IGN when the suite runs as a background job
     fake = FakeRobot()
-    env = _env(fake, FakeCamera())
+    env = _env(closing, fake, FakeCamera())
     env.reset(seed=0)
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)

@@ -130,8 +130,11 @@ def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, pat
             f.create_dataset("broken", data=np.zeros(n, bool))
             f.attrs["spec"] = settings
         todo = [i for i in range(n) if not f["done"][i]]
+        # Spawned, not forked: a fork copies whatever locks the parent's threads (torch, PyAV, a robot watchdog)
+        # hold at that instant, and a worker that needs one waits for ever.
         loader = torch.utils.data.DataLoader(_Decoded(split.samples, spec, todo), batch_size=None,
-                                             num_workers=num_workers)
+                                             num_workers=num_workers,
+                                             multiprocessing_context="spawn" if num_workers else None)
         for i, views, error in loader:
             if views is None:
                 log.warning("skipped broken video: %s", error)
