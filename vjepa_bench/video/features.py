@@ -110,7 +110,10 @@ class _Decoded(torch.utils.data.Dataset):
 
 def cache_features(split: Split, encoder: VisionTransformer, spec: ClipSpec, path: str | Path,
                    num_workers: int = 0, layers: LayerSpec = LayerSpec()) -> Path:
-    """Encode every sample of ``split`` into ``path`` (resuming a partial file); returns the path."""
+    """Encode every sample of ``split`` into ``path`` (resuming a partial file); returns the path.
+
+    ``num_workers > 0`` decodes in spawned processes: a script that calls this directly needs the usual
+    ``if __name__ == "__main__":`` guard (the ``vjepa-bench`` command has it)."""
     layers.validate(len(encoder.blocks))
     settings = f"{spec!r} {layers!r}"
     path = Path(path)
