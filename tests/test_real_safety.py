@@ -31,7 +31,12 @@ from vjepa_bench.envs.real.safety import violations
 def closing():
     """Registers robots and envs to close after the test, so no watchdog thread outlives it."""
     opened = []
-    yield lambda thing: opened.append(thing) or thing
+
+    def register(thing):
+        opened.append(thing)
+        return thing
+
+    yield register
     for thing in reversed(opened):
         thing.close()
 
