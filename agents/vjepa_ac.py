@@ -19,7 +19,7 @@ from vjepa_bench.models import (
     layer_norm_features,
     load_checkpoint,
 )
-from vjepa_bench.planning import LatentRolloutEnergy, Planner, PlannerConfig
+from vjepa_bench.planning import EnergyFn, LatentRolloutEnergy, Planner, PlannerConfig
 
 BUNDLED_CHECKPOINT = "bundled"
 """Name of the small world model shipped in ``assets/checkpoints/`` (trained by the project's own commands)."""
@@ -42,6 +42,8 @@ class VJepaACAgent:
     """
 
     name = "vjepa_ac"
+    needs_predictor = True
+    """Whether the checkpoint must hold an AC predictor (a subclass that predicts otherwise needs the encoder only)."""
 
     def __init__(
         self,
@@ -59,23 +61,25 @@ class VJepaACAgent:
             loaded = load_checkpoint(source, checkpoint_dir=checkpoint_dir, device=self.device)
         except CheckpointError as err:
             raise UsageError(f"agent.kwargs.checkpoint={checkpoint!r}: {err}") from None
-        if loaded.encoder is None or loaded.ac_predictor is None:
+        if loaded.encoder is None:
+            raise UsageError(f"agent.kwargs.checkpoint={checkpoint!r} ({loaded.source}) holds no encoder")
+        if self.needs_predictor and loaded.ac_predictor is None:
             raise UsageError(
                 f"agent.kwargs.checkpoint={checkpoint!r} ({loaded.source}) must hold an encoder and an AC "
                 "predictor; pair an official encoder with a predictor by training one (vjepa-bench train-ac)"
             )
-        self.encoder, self.predictor = loaded.encoder.eval(), loaded.ac_predictor.eval()
+        self.encoder = loaded.encoder.eval()
+        self.predictor = loaded.ac_predictor.eval() if loaded.ac_predictor is not None else None
         self.checkpoint_sha256 = loaded.sha256
         self.device_name = str(self.device)
         self.image_size = image_size or self.encoder.config.img_size[0]
         if self.image_size % self.encoder.config.patch_size:
             raise UsageError(f"agent.kwargs.image_size={self.image_size} is not a multiple of the patch size")
-        expected = self.predictor.tokens_per_frame
         got = (self.image_size // self.encoder.config.patch_size) ** 2
-        if got != expected:
+        if self.needs_predictor and got != self.predictor.tokens_per_frame:
             raise UsageError(
                 f"agent.kwargs.image_size={self.image_size} gives {got} tokens per frame but the AC predictor "
-                f"was trained on {expected}; use the training image size"
+                f"was trained on {self.predictor.tokens_per_frame}; use the training image size"
             )
         self._info: dict[str, Any] = {}
 
@@ -99,12 +103,16 @@ class VJepaACAgent:
         """Index of the active goal at this time step."""
         return active_goal(self.steps, self.goal_schedule)
 
-    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+    def decision_energy(self, observation: dict[str, np.ndarray], goal_features: torch.Tensor) -> EnergyFn:
+        """The energy of ``(S, H, 7)`` action sequences for this decision: the AC predictor's rollout from the
+        encoded frame and state, L1 to the goal (``LatentRolloutEnergy``)."""
         features = self.encode(observation["image"][None])[0]  # (P, D)
         state = torch.as_tensor(observation["state"], dtype=torch.float32, device=self.device)
+        return LatentRolloutEnergy(self.predictor, features, state, goal_features)
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         goal_index = self.current_goal()
-        energy = LatentRolloutEnergy(self.predictor, features, state, self.goal_features[goal_index])
-        result = self.planner.plan(energy)
+        result = self.planner.plan(self.decision_energy(observation, self.goal_features[goal_index]))
         self.steps += 1
         self._info = {
             "planning_time_s": result.time_s,

@@ -57,7 +57,7 @@ def gripper_views() -> np.ndarray:
         for opening in (0.0, env.gripper.open_opening):
             env.data.qpos[env._finger_qpos] = env.gripper.joint_positions(opening)
             mujoco.mj_forward(env.model, env.data)
-            pair.append(env._render())
+            pair.append(env.render_frame())
         changed = (np.abs(pair[0].astype(int) - pair[1].astype(int)).sum(-1) > 30).mean()
         print(f"{gripper}: opening changes {100 * changed:.2f} % of the pixels")
         frames += pair

@@ -270,7 +270,7 @@ class FrankaEnv(gym.Env):
         if self.render_mode != "rgb_array":
             return None
         if self._last_image is None:
-            self._last_image = self._render()
+            self._last_image = self.render_frame()
         return self._last_image.copy()
 
     def close(self):
@@ -283,7 +283,7 @@ class FrankaEnv(gym.Env):
         # The image last: Python run right after a render runs about 3x slower (the rasteriser has evicted its data
         # from the caches), so the state and everything else are read first.
         state = self.robot_state()
-        self._last_image = self._render()
+        self._last_image = self.render_frame()
         return {"image": self._last_image, "state": state}
 
     def _reward(self, evaluation: dict[str, Any]) -> float:
@@ -313,7 +313,9 @@ class FrankaEnv(gym.Env):
         data = self.data if data is None else data
         return Rotation.from_matrix(data.site_xmat[self._flange].reshape(3, 3), assume_valid=True)
 
-    def _render(self, data: mujoco.MjData | None = None) -> np.ndarray:
+    def render_frame(self, data: mujoco.MjData | None = None) -> np.ndarray:
+        """The camera image ``uint8 (image_size, image_size, 3)`` of ``data`` (default: the env's own state), e.g. of
+        a ``rollout`` sample's end state: the frame ``step`` would observe there."""
         if self._renderer is None:
             self._renderer = Renderer(self.model, self.image_size, self.image_size, shadows=self._shadows,
                                       ground_geoms=(self.model.geom(scene.FLOOR).id,))
@@ -370,7 +372,7 @@ class FrankaEnv(gym.Env):
         images, states = [], []
         for index in range(len(goals)):
             data = self.goal_data(index, goals)
-            images.append(self._render(data))
+            images.append(self.render_frame(data))
             states.append(self.robot_state(data))
         steps = [g.steps for g in goals]
         steps[-1] = self.max_episode_steps - sum(steps[:-1])

@@ -32,11 +32,11 @@ def env(request):
 
 
 def test_the_object_covers_about_30_by_30_pixels(env):
-    image = env._render()
+    image = env.render_frame()
     saved = env.get_sim_state()
     env.data.qpos[env._object_qpos:env._object_qpos + 3] = [5.0, 5.0, -5.0]
     mujoco.mj_forward(env.model, env.data)
-    without = env._render()
+    without = env.render_frame()
     env.set_sim_state(saved)
     rows, cols = np.nonzero(changed(image, without))
     assert np.ptp(cols) + 1 >= 28 and np.ptp(rows) + 1 >= 28, (np.ptp(cols) + 1, np.ptp(rows) + 1)
@@ -49,7 +49,7 @@ def _opening_change(env, height: float) -> float:
     for opening in (0.0, env.gripper.open_opening):
         env.data.qpos[env._finger_qpos] = env.gripper.joint_positions(opening)
         mujoco.mj_forward(env.model, env.data)
-        images.append(env._render())
+        images.append(env.render_frame())
     return float(changed(*images).mean())
 
 
@@ -62,12 +62,12 @@ def test_the_franka_hand_opening_changes_half_a_percent_of_the_image(obj):
     env = gym.make("vjepa_bench/FrankaGrasp-v1", object=obj, image_size=SIZE, gripper="franka_hand").unwrapped
     env.reset(seed=0)
     assert _opening_change(env, 0.2) >= 0.0045  # measured 0.5-0.7 %: its fingers are 2 x 5 cm
-    assert (env._render().min(-1) >= 250).mean() < 0.01
+    assert (env.render_frame().min(-1) >= 250).mean() < 0.01
     env.close()
 
 
 def test_no_large_area_is_blown_out(env):
-    image = env._render()
+    image = env.render_frame()
     assert (image.min(-1) >= 250).mean() < 0.01  # v0: 0.045
 
 
@@ -108,7 +108,7 @@ def test_leaving_the_floor_out_of_the_shadow_map_changes_no_pixel(pose):
     frames = []
     for _ in range(4):
         env.step(rng.uniform(env.action_space.low, env.action_space.high))
-        frames.append(env._render())
+        frames.append(env.render_frame())
         assert np.array_equal(frames[-1], floor_casting.render(env.data, env._camera_id))
     assert all(changed(a, b).any() for a, b in itertools.pairwise(frames))
     floor_casting.close()

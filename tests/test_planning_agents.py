@@ -1,15 +1,18 @@
-"""The planning agents end to end on real envs: vjepa_ac with a saved checkpoint, and sim_cem."""
+"""The planning agents end to end on real envs: vjepa_ac with a saved checkpoint, sim_image_cem and sim_cem."""
 
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 import vjepa_bench.envs  # noqa: F401
 from vjepa_bench.agents import make_agent
 
 from vjepa_bench.errors import UsageError
 from vjepa_bench.evaluation.runner import run_episode
+from vjepa_bench.models.checkpoints import save_checkpoint
+from vjepa_bench.models.encoder import build_encoder
 from world_models import write_random_world_model
 
 SMALL_PLANNER = {"samples": 16, "iterations": 2, "topk": 4}
@@ -51,6 +54,39 @@ def test_vjepa_ac_switches_goals_on_the_pick_and_place_schedule(world_model):
 def test_vjepa_ac_rejects_a_mismatched_image_size(world_model):
     with pytest.raises(UsageError, match="tokens per frame"):
         make_agent("vjepa_ac", checkpoint=world_model, image_size=128)
+
+
+def test_sim_image_cem_scores_the_frame_step_would_observe(world_model):
+    env = gym.make("vjepa_bench/FrankaGrasp-v1", image_size=64, shadows=False)
+    agent = make_agent("sim_image_cem", checkpoint=world_model, device="cpu", planner=SMALL_PLANNER)
+    obs, info = env.reset(seed=3)
+    agent.reset(obs, info, env.unwrapped)
+    goal = agent.goal_features[agent.current_goal()]
+    actions = np.zeros((3, 1, 7), np.float32)
+    actions[1, 0, 0], actions[2, 0, 2], actions[2, 0, 6] = 0.05, -0.06, 1.0  # still; forward; down and close
+    energies = agent.decision_energy(obs, goal)(torch.from_numpy(actions))
+    stepped = []
+    for action in actions[:, 0]:
+        env.reset(seed=3)
+        frame = env.step(action)[0]["image"]
+        stepped.append(float((agent.encode(frame[None])[0] - goal).abs().mean()))
+    env.close()
+    assert energies.shape == (3,) and len(set(stepped)) == 3
+    np.testing.assert_allclose(energies.numpy(), stepped, rtol=0, atol=1e-6)
+
+
+def test_sim_image_cem_plans_with_an_encoder_alone(tmp_path):
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "encoder.pt", encoder=build_encoder("vit_tiny", img_size=64, depth=2))
+    with pytest.raises(UsageError, match="must hold an encoder and an AC predictor"):
+        make_agent("vjepa_ac", checkpoint=str(path))
+    env = gym.make("vjepa_bench/FrankaReach-v1", image_size=64, shadows=False, max_episode_steps=2)
+    agent = make_agent("sim_image_cem", checkpoint=str(path), device="cpu", planner=SMALL_PLANNER)
+    record = run_episode(env, agent, seed=0)
+    env.close()
+    assert agent.predictor is None and record["steps"] == 2 and all(np.isfinite(record["energies"]))
+    with pytest.raises(TypeError, match="simulated vjepa_bench env"):
+        agent.reset({}, {"goal": {"images": [], "steps": []}}, object())
 
 
 def test_vjepa_ac_names_a_missing_checkpoint(tmp_path):

@@ -55,7 +55,7 @@ def _frame(env: Any, flange: np.ndarray, rotation: Any, finger: float | None, ob
     if object_z is not None:
         env.place_object(env.start_object[:2], env.object_yaw(), z=object_z)
     mujoco.mj_forward(env.model, env.data)
-    return env._render()
+    return env.render_frame()
 
 
 def grasp_path_frames(env: Any, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -82,10 +82,19 @@ class VJepaACAgentConfig:
     kwargs: VJepaACKwargs = field(default_factory=VJepaACKwargs)
 
 
+@dataclass
+class SimImageCEMAgentConfig:
+    """The vjepa_ac planner with a perfect predictor: the simulator's rendered frames, scored by the encoder."""
+
+    name: str = "sim_image_cem"
+    kwargs: VJepaACKwargs = field(default_factory=VJepaACKwargs)
+
+
 AGENT_SCHEMAS: dict[str, type] = {
     "random": RandomAgentConfig,
     "scripted": ScriptedAgentConfig,
     "sim_cem": SimCEMAgentConfig,
+    "sim_image_cem": SimImageCEMAgentConfig,
     "vjepa_ac": VJepaACAgentConfig,
 }
 """Agent name -> config schema, stored in the ConfigStore as ``agent_schema/<name>``."""

@@ -78,7 +78,7 @@ def _clip(env: FrankaGraspEnv, template: int, rng: np.random.Generator, frames: 
         env.set_robot(hand, finger=finger)
         env.place_object(xy, 0.0, z)
         mujoco.mj_forward(env.model, env.data)
-        images.append(env._render())
+        images.append(env.render_frame())
     return np.stack(images)
 
 
