@@ -12,7 +12,8 @@ class Agent(Protocol):
     """A goal-conditioned policy driven by the evaluation runner.
 
     ``reset`` receives the first observation, the reset ``info`` (with ``info["goal"]``, see docs/conventions.md#goals) and the
-    unwrapped env; only privileged agents (``scripted``, ``sim_cem``) may read the simulator through it.
+    unwrapped env; only privileged agents (``scripted``, ``sim_cem``, ``sim_image_cem``) may read the simulator through
+    it (``require_sim_env``).
     ``act`` returns one 7-D action; ``step_info`` reports diagnostics of the last ``act`` call
     (``planning_time_s``, ``energy``, ...), all JSON-serialisable.
     """
@@ -39,3 +40,10 @@ def register_agent(name: str) -> Callable[[Callable[..., Agent]], Callable[..., 
         return factory
 
     return decorate
+
+
+def require_sim_env(agent: str, env: Any, *needed: str) -> None:
+    """A privileged ``agent`` refuses an env that lacks the simulator methods it reads (``needed``)."""
+    for method in needed:
+        if not hasattr(env, method):
+            raise TypeError(f"{agent} needs a simulated vjepa_bench env (with {method}); got {type(env).__name__}")

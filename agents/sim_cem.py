@@ -74,7 +74,7 @@ from typing import Any
 import mujoco
 import numpy as np
 import torch
-from vjepa_bench.agents.base import register_agent
+from vjepa_bench.agents.base import register_agent, require_sim_env
 
 from vjepa_bench import layout
 from vjepa_bench.errors import UsageError
@@ -246,9 +246,7 @@ class SimCEMAgent:
         self._info: dict[str, Any] = {}
 
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
-        for needed in ("get_sim_state", "goal_data", "controller", "current_subgoal"):
-            if not hasattr(env, needed):
-                raise TypeError(f"sim_cem needs a simulated vjepa_bench env (with {needed}); got {type(env).__name__}")
+        require_sim_env(self.name, env, "get_sim_state", "goal_data", "controller", "current_subgoal")
         self.env = env
         self.goals = goal_configurations(env, len(info["goal"]["steps"]))
         self.planner.reset_for_episode(getattr(env, "np_random_seed", None))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from vjepa_bench.agents.base import register_agent
+from vjepa_bench.agents.base import register_agent, require_sim_env
 from vjepa_bench.agents.vjepa_ac import VJepaACAgent
 
 from vjepa_bench.planning import EnergyFn
@@ -31,10 +31,7 @@ class SimImageCEMAgent(VJepaACAgent):
     """Rendered frames encoded per forward pass."""
 
     def reset(self, observation: dict[str, np.ndarray], info: dict[str, Any], env: Any) -> None:
-        for needed in ("rollout", "render_frame"):
-            if not hasattr(env, needed):
-                raise TypeError(f"sim_image_cem needs a simulated vjepa_bench env (with {needed}); "
-                                f"got {type(env).__name__}")
+        require_sim_env(self.name, env, "rollout", "render_frame")
         self.env = env
         super().reset(observation, info, env)
 

@@ -69,7 +69,7 @@ class VJepaACAgent:
                 "predictor; pair an official encoder with a predictor by training one (vjepa-bench train-ac)"
             )
         self.encoder = loaded.encoder.eval()
-        self.predictor = loaded.ac_predictor.eval() if loaded.ac_predictor is not None else None
+        self.predictor = loaded.ac_predictor.eval() if self.needs_predictor else None
         self.checkpoint_sha256 = loaded.sha256
         self.device_name = str(self.device)
         self.image_size = image_size or self.encoder.config.img_size[0]
